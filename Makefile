@@ -1,0 +1,35 @@
+# Vitals: `make demo` runs the demo, `make test` runs the suite. Both set up .venv first.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: demo test lint prod-smoke install clean-db serve
+
+$(STAMP): pyproject.toml
+	@PYTHON_BIN=$$(scripts/find_python.sh) && \
+	  { [ -x $(PY) ] || $$PYTHON_BIN -m venv $(VENV); }
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo --if-empty
+	@echo "Serving Vitals on http://$(HOST):$(PORT)/ (Ctrl-C to stop)"
+	$(PY) manage.py runserver --noreload $(HOST):$(PORT)
+
+test: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+prod-smoke: $(STAMP)
+	$(PY) scripts/prod_smoke.py

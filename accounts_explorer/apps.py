@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class AccountsExplorerConfig(AppConfig):
+    name = "accounts_explorer"

@@ -1,0 +1,216 @@
+"""The feature catalog and health settings (per product), the rollups the engine writes,
+and the record of each computation run."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+
+from vitals.tenancy.models import Product, TenantModel
+
+MAX_CORE_ITEMS = 100
+
+
+class Module(TenantModel):
+    """A module of the product's feature catalog; paths nest by '/' (Reports/Exports)."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="modules")
+    path = models.CharField(max_length=500)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta(TenantModel.Meta):
+        ordering = ["path"]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "path"], name="uniq_module_path")
+        ]
+
+    def __str__(self) -> str:
+        return self.path
+
+
+class Feature(TenantModel):
+    """A feature: events matching any of its rules count as using it.
+
+    rules: [{"event": "Report Exported"}, {"page": "/reports/*"}]
+    """
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="features")
+    key = models.CharField(max_length=200)
+    name = models.CharField(max_length=300)
+    module_path = models.CharField(max_length=500, blank=True)
+    labels = ArrayField(models.CharField(max_length=100), default=list, blank=True)
+    rules = models.JSONField(default=list)
+    position = models.IntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta(TenantModel.Meta):
+        ordering = ["position", "key"]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "key"], name="uniq_feature_key")
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class StickinessMode(models.TextChoices):
+    DAU = "dau", "DAU / MAU"
+    WAU = "wau", "WAU / MAU"
+
+
+DEFAULT_THRESHOLDS = {
+    "core_feature_usage": (30.0, 60.0),
+    "active_user_coverage": (40.0, 70.0),
+    "stickiness": (15.0, 30.0),
+    "product_score": (25.0, 45.0),
+}
+
+
+class HealthSettings(TenantModel):
+    """What healthy means for a product: core items, stickiness mode, band thresholds.
+
+    core_items: [{"feature": key} | {"module": path} | {"label": name}], at most 100.
+    """
+
+    product = models.OneToOneField(
+        Product, on_delete=models.CASCADE, related_name="health_settings"
+    )
+    core_items = models.JSONField(default=list, blank=True)
+    stickiness_mode = models.CharField(
+        max_length=3, choices=StickinessMode.choices, default=StickinessMode.DAU
+    )
+    cfu_lower = models.FloatField(default=30.0)
+    cfu_upper = models.FloatField(default=60.0)
+    coverage_lower = models.FloatField(default=40.0)
+    coverage_upper = models.FloatField(default=70.0)
+    stickiness_lower = models.FloatField(default=15.0)
+    stickiness_upper = models.FloatField(default=30.0)
+    score_lower = models.FloatField(default=25.0)
+    score_upper = models.FloatField(default=45.0)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(cfu_lower__gte=0, cfu_lower__lt=models.F("cfu_upper"),
+                                   cfu_upper__lte=100),
+                name="cfu_thresholds_ordered",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(coverage_lower__gte=0,
+                                   coverage_lower__lt=models.F("coverage_upper"),
+                                   coverage_upper__lte=100),
+                name="coverage_thresholds_ordered",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(stickiness_lower__gte=0,
+                                   stickiness_lower__lt=models.F("stickiness_upper"),
+                                   stickiness_upper__lte=100),
+                name="stickiness_thresholds_ordered",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(score_lower__gte=0, score_lower__lt=models.F("score_upper"),
+                                   score_upper__lte=100),
+                name="score_thresholds_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"health settings of product {self.product_id}"
+
+
+class HealthRun(TenantModel):
+    """One computation of a product's health as of a day: what ran, how it ended."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="health_runs")
+    as_of = models.DateField()
+    full = models.BooleanField(default=False)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    queued_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    rows = models.IntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta(TenantModel.Meta):
+        ordering = ["-queued_at"]
+        indexes = [models.Index(fields=["product", "-queued_at"], name="healthrun_recent")]
+
+
+class AccountHealth(TenantModel):
+    """Per account and as-of day: the window KPIs for W (last 30 days) and P (prior 30),
+    the lifetime columns and the bands. One row per as-of day is kept as history."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE)
+    as_of = models.DateField()
+    account = models.ForeignKey("ingestion.Account", on_delete=models.CASCADE)
+
+    active_users = models.IntegerField()
+    active_users_prev = models.IntegerField()
+    avg_dau = models.FloatField()
+    avg_dau_prev = models.FloatField()
+    avg_wau = models.FloatField()
+    avg_wau_prev = models.FloatField()
+    stickiness = models.FloatField(null=True)
+    stickiness_prev = models.FloatField(null=True)
+    core_feature_usage = models.FloatField(null=True)
+    core_feature_usage_prev = models.FloatField(null=True)
+    active_user_coverage = models.FloatField(null=True)
+    active_user_coverage_prev = models.FloatField(null=True)
+    product_score = models.FloatField(null=True)
+    product_score_prev = models.FloatField(null=True)
+    health = models.CharField(max_length=16)
+    health_prev = models.CharField(max_length=16)
+    cfu_band = models.CharField(max_length=16, blank=True)
+    coverage_band = models.CharField(max_length=16, blank=True)
+    stickiness_band = models.CharField(max_length=16, blank=True)
+    users_at_risk = models.IntegerField()
+    users_at_risk_prev = models.IntegerField()
+    visits = models.IntegerField()
+    visits_prev = models.IntegerField()
+    avg_session_seconds = models.FloatField(null=True)
+    avg_session_seconds_prev = models.FloatField(null=True)
+    users_lifetime = models.IntegerField()
+    visits_lifetime = models.IntegerField()
+    product_first_seen = models.DateTimeField(null=True)
+    product_last_seen = models.DateTimeField(null=True)
+    last_seen = models.DateTimeField(null=True)
+    created_date = models.DateField(null=True)
+    drilldown = models.JSONField(default=dict)
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                fields=["product", "as_of", "account"], name="uniq_account_health"
+            )
+        ]
+
+
+class PortfolioHealth(TenantModel):
+    """The Summary and Health widgets' numbers for a product and as-of day."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE)
+    as_of = models.DateField()
+    summary = models.JSONField()
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["product", "as_of"], name="uniq_portfolio_health")
+        ]

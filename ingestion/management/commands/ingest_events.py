@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from ingestion.file_import import file_ingest
+from vitals.tenancy.models import Organization
+from vitals.tenancy.scope import tenant_scope
+from vitals.tenancy.selectors import product_in_scope
+
+
+class Command(BaseCommand):
+    help = "Ingest a file of Segment messages (JSONL) into a product."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("path", type=Path)
+        parser.add_argument("--org", required=True, help="organization slug")
+        parser.add_argument("--product", required=True, help="product key")
+        parser.add_argument("--chunk-size", type=int, default=5000)
+        parser.add_argument("--no-progress", action="store_true")
+
+    def handle(self, *args, path: Path, org: str, product: str, **options) -> None:
+        if not path.is_file():
+            raise CommandError(f"No such file: {path}")
+        organization = Organization.objects.filter(slug=org).first()
+        if organization is None:
+            raise CommandError(f"No organization with slug {org!r}")
+        product_obj = product_in_scope(organization=organization, key=product)
+        if product_obj is None:
+            raise CommandError(f"No product {product!r} in organization {org!r}")
+
+        progress = tqdm(
+            total=path.stat().st_size,
+            unit="B",
+            unit_scale=True,
+            desc=path.name,
+            disable=options["no_progress"],
+            file=self.stderr._out,
+        )
+        with tenant_scope(organization, product_obj), progress:
+            result = file_ingest(
+                product=product_obj,
+                path=path,
+                chunk_size=options["chunk_size"],
+                on_progress=progress.update,
+            )
+        for outcome in result.outcomes:
+            if outcome.status == "rejected":
+                self.stdout.write(f"line {outcome.index}: rejected: {outcome.reason}")
+        self.stdout.write(
+            f"accepted {result.accepted}, rejected {result.rejected}, "
+            f"duplicate {result.duplicate}"
+        )

@@ -1,0 +1,512 @@
+"""The one ingestion path: the HTTP API and file imports both end in `messages_ingest`.
+
+Python validates each message (it has to parse it anyway); everything after that is
+set-based SQL over a COPY-filled staging table, in one transaction per chunk:
+dedup against the (product, messageId) ledger, upsert users/accounts/event keys, record
+memberships and traits, insert events with their account attributed (SPEC section 3),
+re-attribute older events a new `group` call changes, mark touched days, count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import orjson
+from django.db import connection, transaction
+
+from ingestion.normalize import NormalizedMessage, Rejected, normalize
+from vitals.tenancy.models import Product, WriteKey
+
+SOURCE_API = "api"
+SOURCE_FILE = "file"
+
+
+@dataclass(slots=True)
+class MessageOutcome:
+    index: int  # position in the batch, or line number for files
+    status: str  # "accepted", "duplicate" or "rejected"
+    reason: str | None = None
+    warning: str | None = None
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicate: int = 0
+    rejected: int = 0
+    outcomes: list[MessageOutcome] = field(default_factory=list)
+
+    def merge(self, other: IngestResult) -> None:
+        self.accepted += other.accepted
+        self.duplicate += other.duplicate
+        self.rejected += other.rejected
+        self.outcomes.extend(other.outcomes)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "accepted": self.accepted,
+            "duplicate": self.duplicate,
+            "rejected": self.rejected,
+            "results": [
+                {
+                    "index": o.index,
+                    "status": o.status,
+                    **({"reason": o.reason} if o.reason else {}),
+                    **({"warning": o.warning} if o.warning else {}),
+                }
+                for o in self.outcomes
+            ],
+        }
+
+
+@dataclass(slots=True)
+class RawItem:
+    """One message as it arrived: decoded JSON (or the decoding error) and its position."""
+
+    index: int
+    message: Any
+    raw: bytes | None = None
+    decode_error: str | None = None
+
+
+def decode_lines(lines: Iterable[bytes], *, first_line: int = 1) -> Iterator[RawItem]:
+    """JSONL: one RawItem per non-blank line, numbered from `first_line`."""
+    for number, line in enumerate(lines, start=first_line):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        try:
+            yield RawItem(index=number, message=orjson.loads(stripped), raw=stripped)
+        except orjson.JSONDecodeError as exc:
+            yield RawItem(index=number, message=None, raw=stripped, decode_error=f"not JSON: {exc}")
+
+
+_STAGE_COLUMNS = (
+    "seq",
+    "message_id",
+    "type",
+    "event_time",
+    "received_at",
+    "user_ext",
+    "anonymous_id",
+    "group_ext",
+    "ctx_group_ext",
+    "event_kind",
+    "event_name",
+    "warning",
+    "raw",
+)
+
+
+def messages_ingest(
+    *,
+    product: Product,
+    items: Iterable[RawItem],
+    received_at: datetime,
+    source: str,
+    write_key: WriteKey | None = None,
+    keep_own_received_at: bool = False,
+) -> IngestResult:
+    """Validate, dedup and store one chunk of messages in a single transaction."""
+    result = IngestResult()
+    valid: list[tuple[int, NormalizedMessage]] = []
+    rejected: list[tuple[int, str, str]] = []
+    seen_in_chunk: set[str] = set()
+    for item in items:
+        if item.decode_error is not None:
+            rejected.append((item.index, item.decode_error, _payload_text(item)))
+            result.outcomes.append(MessageOutcome(item.index, "rejected", item.decode_error))
+            continue
+        try:
+            message = normalize(
+                item.message,
+                received_at=received_at,
+                raw=item.raw,
+                keep_own_received_at=keep_own_received_at,
+            )
+        except Rejected as exc:
+            rejected.append((item.index, exc.reason, _payload_text(item)))
+            result.outcomes.append(MessageOutcome(item.index, "rejected", exc.reason))
+            continue
+        if message.message_id in seen_in_chunk:
+            # The first copy wins; later copies in the same chunk are duplicates.
+            result.outcomes.append(MessageOutcome(item.index, "duplicate"))
+            continue
+        seen_in_chunk.add(message.message_id)
+        valid.append((item.index, message))
+
+    with transaction.atomic():
+        fresh_ids = _store(product=product, messages=valid) if valid else set()
+        _quarantine(
+            product=product,
+            write_key=write_key,
+            received_at=received_at,
+            source=source,
+            rows=rejected,
+        )
+        for index, message in valid:
+            if message.message_id in fresh_ids:
+                result.outcomes.append(MessageOutcome(index, "accepted", warning=message.warning))
+            else:
+                result.outcomes.append(MessageOutcome(index, "duplicate"))
+        result.outcomes.sort(key=lambda outcome: outcome.index)
+        result.accepted = len(fresh_ids)
+        result.rejected = len(rejected)
+        result.duplicate = len(result.outcomes) - result.accepted - result.rejected
+        _count(product=product, day=received_at.date(), result=result)
+    return result
+
+
+def _payload_text(item: RawItem) -> str:
+    if item.raw is not None:
+        return item.raw.decode("utf-8", errors="replace")
+    return orjson.dumps(item.message).decode()
+
+
+def _quarantine(
+    *,
+    product: Product,
+    write_key: WriteKey | None,
+    received_at: datetime,
+    source: str,
+    rows: list[tuple[int, str, str]],
+) -> None:
+    if not rows:
+        return
+    with connection.cursor() as cursor:
+        with cursor.copy(
+            "COPY ingestion_rejectedmessage (organization_id, product_id, write_key_id,"
+            " received_at, source, line_number, reason, payload) FROM STDIN"
+        ) as copy:
+            for index, reason, payload in rows:
+                copy.write_row(
+                    (
+                        product.organization_id,
+                        product.pk,
+                        write_key.pk if write_key else None,
+                        received_at,
+                        source,
+                        index if source == "file" else None,
+                        reason[:500],
+                        payload.replace("\x00", ""),
+                    )
+                )
+
+
+def _count(*, product: Product, day: date, result: IngestResult) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO ingestion_ingestcounter
+                (organization_id, product_id, day, accepted, rejected, duplicate)
+            VALUES (%s, %s, %s, %s, %s, %s)
+            ON CONFLICT (product_id, day) DO UPDATE SET
+                accepted = ingestion_ingestcounter.accepted + EXCLUDED.accepted,
+                rejected = ingestion_ingestcounter.rejected + EXCLUDED.rejected,
+                duplicate = ingestion_ingestcounter.duplicate + EXCLUDED.duplicate
+            """,
+            [
+                product.organization_id,
+                product.pk,
+                day,
+                result.accepted,
+                result.rejected,
+                result.duplicate,
+            ],
+        )
+
+
+def _store(*, product: Product, messages: list[tuple[int, NormalizedMessage]]) -> set[str]:
+    """Stores the messages not seen before; returns their messageIds."""
+    org_id, product_id = product.organization_id, product.pk
+    timezone_name = product.organization.timezone
+    with connection.cursor() as cursor:
+        # ON COMMIT DROP cleans up normally; inside an outer transaction (tests, a caller's
+        # atomic block) an earlier chunk's tables may still exist.
+        cursor.execute("DROP TABLE IF EXISTS ingest_stage, ingest_reattributed")
+        cursor.execute(
+            """
+            CREATE TEMP TABLE ingest_stage (
+                seq int, message_id text, type smallint, event_time timestamptz,
+                received_at timestamptz, user_ext text, anonymous_id text, group_ext text,
+                ctx_group_ext text, event_kind text, event_name text, warning text,
+                raw jsonb, id bigint, user_pk bigint, group_pk bigint, ctx_pk bigint,
+                event_key_id int
+            ) ON COMMIT DROP
+            """
+        )
+        with cursor.copy(f"COPY ingest_stage ({', '.join(_STAGE_COLUMNS)}) FROM STDIN") as copy:
+            for seq, (_, m) in enumerate(messages):
+                copy.write_row(
+                    (
+                        seq,
+                        m.message_id,
+                        m.type_code,
+                        m.event_time,
+                        m.received_at,
+                        m.user_id,
+                        m.anonymous_id,
+                        m.group_id,
+                        m.context_group_id,
+                        m.event_kind,
+                        m.event_name,
+                        m.warning,
+                        m.raw.decode("utf-8").replace("\\u0000", ""),
+                    )
+                )
+
+        # Dedup: the ledger insert is atomic under concurrency (first commit wins).
+        cursor.execute(
+            """
+            WITH fresh AS (
+                INSERT INTO ingestion_seenmessage (organization_id, product_id, message_id)
+                SELECT %s, %s, message_id FROM ingest_stage
+                ON CONFLICT DO NOTHING
+                RETURNING message_id
+            )
+            DELETE FROM ingest_stage s
+            WHERE NOT EXISTS (SELECT 1 FROM fresh WHERE fresh.message_id = s.message_id)
+            RETURNING s.message_id
+            """,
+            [org_id, product_id],
+        )
+        cursor.execute("SELECT message_id FROM ingest_stage")
+        fresh_ids = {row[0] for row in cursor.fetchall()}
+        if not fresh_ids:
+            return fresh_ids
+
+        cursor.execute(
+            "SELECT vitals_ensure_event_partition(m) FROM ("
+            " SELECT DISTINCT date_trunc('month', event_time AT TIME ZONE 'UTC')::date AS m"
+            " FROM ingest_stage) months"
+        )
+        _upsert_people(cursor, org_id=org_id, product_id=product_id)
+        _insert_events(cursor, org_id=org_id, product_id=product_id)
+        _reattribute(cursor, org_id=org_id, timezone_name=timezone_name)
+        _mark_touched_days(cursor, org_id=org_id, product_id=product_id, tz=timezone_name)
+        _merge_traits(cursor, org_id=org_id)
+    return fresh_ids
+
+
+def _upsert_people(cursor: Any, *, org_id: int, product_id: int) -> None:
+    """Users, accounts and event keys named by the chunk, then their ids on the stage."""
+    cursor.execute(
+        """
+        INSERT INTO ingestion_enduser (organization_id, external_id, traits, first_seen_at)
+        SELECT %s, user_ext, '{}'::jsonb, min(event_time)
+        FROM ingest_stage WHERE user_ext IS NOT NULL GROUP BY user_ext
+        ON CONFLICT (organization_id, external_id) DO UPDATE
+            SET first_seen_at = EXCLUDED.first_seen_at
+            WHERE EXCLUDED.first_seen_at < ingestion_enduser.first_seen_at
+        """,
+        [org_id],
+    )
+    cursor.execute(
+        """
+        INSERT INTO ingestion_account (organization_id, external_id, name, traits, first_seen_at)
+        SELECT %s, ext, '', '{}'::jsonb, min(event_time)
+        FROM (
+            SELECT group_ext AS ext, event_time FROM ingest_stage WHERE group_ext IS NOT NULL
+            UNION ALL
+            SELECT ctx_group_ext, event_time FROM ingest_stage
+            WHERE ctx_group_ext IS NOT NULL AND type IN (1, 2, 3)
+        ) named
+        GROUP BY ext
+        ON CONFLICT (organization_id, external_id) DO UPDATE
+            SET first_seen_at = EXCLUDED.first_seen_at
+            WHERE EXCLUDED.first_seen_at < ingestion_account.first_seen_at
+        """,
+        [org_id],
+    )
+    cursor.execute(
+        """
+        INSERT INTO ingestion_eventkey (organization_id, product_id, kind, name)
+        SELECT DISTINCT %s, %s, event_kind, event_name
+        FROM ingest_stage WHERE event_kind IS NOT NULL
+        ON CONFLICT (product_id, kind, name) DO NOTHING
+        """,
+        [org_id, product_id],
+    )
+    # Event ids in arrival order: messages at the same instant are ordered by them.
+    cursor.execute(
+        """
+        UPDATE ingest_stage s SET id = ids.id
+        FROM (
+            SELECT seq, nextval(pg_get_serial_sequence('ingestion_event', 'id')) AS id
+            FROM (SELECT seq FROM ingest_stage ORDER BY seq) ordered
+        ) ids
+        WHERE s.seq = ids.seq
+        """
+    )
+    cursor.execute(
+        """
+        UPDATE ingest_stage s SET
+            user_pk = u.id,
+            group_pk = g.id,
+            ctx_pk = CASE WHEN s.type IN (1, 2, 3) THEN c.id END,
+            event_key_id = k.id
+        FROM ingest_stage s2
+        LEFT JOIN ingestion_enduser u
+            ON u.organization_id = %(org)s AND u.external_id = s2.user_ext
+        LEFT JOIN ingestion_account g
+            ON g.organization_id = %(org)s AND g.external_id = s2.group_ext
+        LEFT JOIN ingestion_account c
+            ON c.organization_id = %(org)s AND c.external_id = s2.ctx_group_ext
+        LEFT JOIN ingestion_eventkey k
+            ON k.product_id = %(product)s AND k.kind = s2.event_kind AND k.name = s2.event_name
+        WHERE s.seq = s2.seq
+        """,
+        {"org": org_id, "product": product_id},
+    )
+    cursor.execute(
+        """
+        INSERT INTO ingestion_accountmembership
+            (organization_id, product_id, user_id, account_id, event_time, event_id)
+        SELECT %s, %s, user_pk, group_pk, event_time, id
+        FROM ingest_stage
+        WHERE type IN (4, 5) AND user_pk IS NOT NULL AND group_pk IS NOT NULL
+        """,
+        [org_id, product_id],
+    )
+    cursor.execute(
+        """
+        INSERT INTO ingestion_traitschange
+            (organization_id, subject, subject_pk, event_time, event_id, traits)
+        SELECT %s, CASE WHEN type = 5 THEN 'account' ELSE 'user' END,
+               CASE WHEN type = 5 THEN group_pk ELSE user_pk END,
+               event_time, id, raw->'traits'
+        FROM ingest_stage
+        WHERE type IN (4, 5) AND jsonb_typeof(raw->'traits') = 'object'
+          AND raw->'traits' <> '{}'::jsonb
+          AND (CASE WHEN type = 5 THEN group_pk ELSE user_pk END) IS NOT NULL
+        """,
+        [org_id],
+    )
+
+
+# SPEC section 3: context.groupId, else the latest membership at or before t, else the
+# earliest one after t, else no account. Shared by inserts and re-attribution.
+_ATTRIBUTION = """
+    COALESCE(
+        {ctx},
+        (SELECT m.account_id FROM ingestion_accountmembership m
+         WHERE m.user_id = {user} AND m.event_time <= {time}
+         ORDER BY m.event_time DESC, m.event_id DESC LIMIT 1),
+        (SELECT m.account_id FROM ingestion_accountmembership m
+         WHERE m.user_id = {user} AND m.event_time > {time}
+         ORDER BY m.event_time ASC, m.event_id ASC LIMIT 1)
+    )
+"""
+
+
+def _insert_events(cursor: Any, *, org_id: int, product_id: int) -> None:
+    attribution = _ATTRIBUTION.format(ctx="s.ctx_pk", user="s.user_pk", time="s.event_time")
+    cursor.execute(
+        f"""
+        INSERT INTO ingestion_event (
+            id, organization_id, product_id, event_time, received_at, type, message_id,
+            user_pk, anonymous_id, account_pk, context_account_pk, event_key_id, warning, raw
+        )
+        SELECT
+            s.id, %s, %s, s.event_time, s.received_at, s.type, s.message_id,
+            s.user_pk, s.anonymous_id,
+            CASE
+                WHEN s.type IN (4, 5) THEN s.group_pk
+                WHEN s.user_pk IS NULL THEN NULL
+                ELSE {attribution}
+            END,
+            s.ctx_pk, s.event_key_id, s.warning, s.raw
+        FROM ingest_stage s
+        """,
+        [org_id, product_id],
+    )
+
+
+def _reattribute(cursor: Any, *, org_id: int, timezone_name: str) -> None:
+    """A membership that arrives late changes the account of that user's other events.
+
+    Only events from the new membership's time on can change, or all of them when it is
+    the user's earliest (rule 3). Every product of the organization is affected, since
+    memberships are organization-wide.
+    """
+    attribution = _ATTRIBUTION.format(ctx="NULL", user="e.user_pk", time="e.event_time")
+    cursor.execute(
+        f"""
+        CREATE TEMP TABLE ingest_reattributed ON COMMIT DROP AS
+        WITH changed_users AS (
+            SELECT s.user_pk,
+                   min(CASE WHEN EXISTS (
+                           SELECT 1 FROM ingestion_accountmembership older
+                           WHERE older.user_id = s.user_pk
+                             AND (older.event_time, older.event_id) < (s.event_time, s.id))
+                       THEN s.event_time ELSE '-infinity'::timestamptz END) AS since
+            FROM ingest_stage s
+            WHERE s.type IN (4, 5) AND s.user_pk IS NOT NULL AND s.group_pk IS NOT NULL
+            GROUP BY s.user_pk
+        ),
+        updated AS (
+            UPDATE ingestion_event e
+            SET account_pk = {attribution}
+            FROM changed_users c
+            WHERE e.user_pk = c.user_pk AND e.event_time >= c.since
+              AND e.type IN (1, 2, 3) AND e.context_account_pk IS NULL
+              AND e.organization_id = %s
+              AND e.id NOT IN (SELECT id FROM ingest_stage)
+              AND e.account_pk IS DISTINCT FROM {attribution}
+            RETURNING e.product_id, e.event_time
+        )
+        SELECT DISTINCT product_id, (event_time AT TIME ZONE %s)::date AS day FROM updated
+        """,
+        [org_id, timezone_name],
+    )
+
+
+def _mark_touched_days(cursor: Any, *, org_id: int, product_id: int, tz: str) -> None:
+    cursor.execute(
+        """
+        INSERT INTO ingestion_touchedday (organization_id, product_id, day)
+        SELECT %s, product_id, day FROM (
+            SELECT %s::bigint AS product_id, (event_time AT TIME ZONE %s)::date AS day
+            FROM ingest_stage WHERE type IN (1, 2, 3) AND user_pk IS NOT NULL
+            UNION
+            SELECT product_id, day FROM ingest_reattributed
+        ) days
+        ON CONFLICT (product_id, day) DO NOTHING
+        """,
+        [org_id, product_id, tz],
+    )
+
+
+def _merge_traits(cursor: Any, *, org_id: int) -> None:
+    """Recompute merged traits of the accounts and users this chunk sent traits for."""
+    for subject, table in (("account", "ingestion_account"), ("user", "ingestion_enduser")):
+        name_column = ", name = left(coalesce(merged.traits->>'name', ''), 512)" if (
+            subject == "account"
+        ) else ""
+        cursor.execute(
+            f"""
+            WITH touched AS (
+                SELECT DISTINCT CASE WHEN type = 5 THEN group_pk ELSE user_pk END AS pk
+                FROM ingest_stage
+                WHERE type = %s AND jsonb_typeof(raw->'traits') = 'object'
+            ),
+            latest AS (
+                SELECT DISTINCT ON (t.subject_pk, kv.key) t.subject_pk, kv.key, kv.value
+                FROM ingestion_traitschange t
+                JOIN touched ON touched.pk = t.subject_pk
+                CROSS JOIN LATERAL jsonb_each(t.traits) kv
+                WHERE t.organization_id = %s AND t.subject = %s
+                ORDER BY t.subject_pk, kv.key, t.event_time DESC, t.event_id DESC
+            ),
+            merged AS (
+                SELECT subject_pk, jsonb_object_agg(key, value) AS traits
+                FROM latest GROUP BY subject_pk
+            )
+            UPDATE {table} target SET traits = merged.traits{name_column}
+            FROM merged WHERE target.id = merged.subject_pk
+            """,
+            [5 if subject == "account" else 4, org_id, subject],
+        )

@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class SettingsAdminConfig(AppConfig):
+    name = "settings_admin"

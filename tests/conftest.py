@@ -1,0 +1,91 @@
+"""Shared fixtures in the healthchecks manner: alice (admin) and bob (member) of Acme,
+charlie an outsider who belongs to Globex. Every view test uses them."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from vitals.tenancy.models import Organization, Product
+from vitals.tenancy.scope import tenant_scope
+from vitals.tenancy.services import (
+    membership_set,
+    organization_create,
+    product_create,
+    user_get_or_create,
+)
+
+PASSWORDS = {
+    "alice": "alice-password-1",
+    "bob": "bob-password-1",
+    "charlie": "charlie-password-1",
+}
+
+
+@pytest.fixture
+def org(db) -> Organization:
+    return organization_create(slug="acme", name="Acme", timezone_name="UTC")
+
+
+@pytest.fixture
+def product(org) -> Product:
+    return product_create(organization=org, key="app", name="Acme App")
+
+
+@pytest.fixture
+def other_org(db) -> Organization:
+    return organization_create(slug="globex", name="Globex", timezone_name="Europe/Berlin")
+
+
+@pytest.fixture
+def other_product(other_org) -> Product:
+    return product_create(organization=other_org, key="app", name="Globex App")
+
+
+@pytest.fixture
+def alice(org, product):
+    user = user_get_or_create(email="alice@acme.test", password=PASSWORDS["alice"])
+    membership_set(organization=org, user=user, role="admin")
+    return user
+
+
+@pytest.fixture
+def bob(org, product):
+    user = user_get_or_create(email="bob@acme.test", password=PASSWORDS["bob"])
+    membership_set(organization=org, user=user, role="member")
+    return user
+
+
+@pytest.fixture
+def charlie(other_org, other_product):
+    user = user_get_or_create(email="charlie@globex.test", password=PASSWORDS["charlie"])
+    membership_set(organization=other_org, user=user, role="admin")
+    return user
+
+
+def _client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def alice_client(alice) -> Client:
+    return _client_for(alice)
+
+
+@pytest.fixture
+def bob_client(bob) -> Client:
+    return _client_for(bob)
+
+
+@pytest.fixture
+def charlie_client(charlie) -> Client:
+    return _client_for(charlie)
+
+
+@pytest.fixture
+def in_org(org):
+    """Enter Acme's tenant scope for direct model/selector calls in a test."""
+    with tenant_scope(org):
+        yield org

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from vitals.tenancy.models import Organization
+from vitals.tenancy.selectors import product_in_scope
+from vitals.tenancy.services import write_key_create
+
+
+class Command(BaseCommand):
+    help = "Create an ingestion write key for a product. The key is printed once, last line."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--org", required=True, help="organization slug")
+        parser.add_argument("--product", required=True, help="product key")
+        parser.add_argument("--label", default="")
+
+    def handle(self, *args, org: str, product: str, label: str, **options) -> None:
+        organization = Organization.objects.filter(slug=org).first()
+        if organization is None:
+            raise CommandError(f"No organization with slug {org!r}")
+        product_obj = product_in_scope(organization=organization, key=product)
+        if product_obj is None:
+            raise CommandError(f"No product {product!r} in organization {org!r}")
+        write_key, raw_key = write_key_create(product=product_obj, label=label)
+        self.stdout.write(
+            f"Write key {write_key.prefix}… for {organization.slug}/{product_obj.key}. "
+            "Store it now: it is not shown again."
+        )
+        self.stdout.write(raw_key)

@@ -1,0 +1,55 @@
+"""The one scoping mechanism: which organization (and product) the current code works for.
+
+The middleware enters the scope for a request after the membership check, Celery tasks
+and commands enter it from the ids they are given. Tenant managers read it and refuse to
+query when it is empty: forgetting to scope is an error, never a leak.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vitals.tenancy.models import Organization, Product
+
+
+class TenantScopeError(RuntimeError):
+    """A tenant-scoped query ran with no organization in scope."""
+
+
+@dataclass(frozen=True)
+class TenantScope:
+    organization: Organization
+    product: Product | None = None
+
+
+_current_scope: ContextVar[TenantScope | None] = ContextVar("vitals_tenant_scope", default=None)
+
+
+@contextlib.contextmanager
+def tenant_scope(organization: Organization, product: Product | None = None) -> Iterator[None]:
+    if product is not None and product.organization_id != organization.pk:
+        raise TenantScopeError("product does not belong to the organization in scope")
+    token = _current_scope.set(TenantScope(organization=organization, product=product))
+    try:
+        yield
+    finally:
+        _current_scope.reset(token)
+
+
+def current_scope() -> TenantScope | None:
+    return _current_scope.get()
+
+
+def require_organization() -> Organization:
+    scope = _current_scope.get()
+    if scope is None:
+        raise TenantScopeError(
+            "tenant data queried with no organization in scope; "
+            "enter tenant_scope(...) or use the explicit .dangerously_unscoped manager"
+        )
+    return scope.organization

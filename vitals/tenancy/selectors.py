@@ -1,0 +1,38 @@
+"""Reads for tenancy. The membership lookups here are what the scoping middleware trusts."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import QuerySet
+
+from vitals.tenancy.models import Membership, Organization, Product, WriteKey, hash_write_key
+
+
+def membership_for(*, user: AbstractBaseUser, organization_slug: str) -> Membership | None:
+    # Membership is the access-control table itself, so it is read before a scope exists.
+    return (
+        Membership.dangerously_unscoped.select_related("organization")
+        .filter(user=user, organization__slug=organization_slug)
+        .first()
+    )
+
+
+def memberships_of_user(*, user: AbstractBaseUser) -> QuerySet[Membership]:
+    return Membership.dangerously_unscoped.select_related("organization").filter(user=user)
+
+
+def products_of_organization(*, organization: Organization) -> QuerySet[Product]:
+    return Product.dangerously_unscoped.filter(organization=organization).order_by("name")
+
+
+def product_in_scope(*, organization: Organization, key: str) -> Product | None:
+    return Product.dangerously_unscoped.filter(organization=organization, key=key).first()
+
+
+def write_key_lookup(*, raw_key: str) -> WriteKey | None:
+    """The active write key with this secret, with its product and organization."""
+    return (
+        WriteKey.dangerously_unscoped.select_related("product", "organization")
+        .filter(key_hash=hash_write_key(raw_key), revoked_at__isnull=True)
+        .first()
+    )

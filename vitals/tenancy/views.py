@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
+
+from vitals.tenancy.selectors import memberships_of_user, products_of_organization
+
+
+@require_GET
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    membership = memberships_of_user(user=request.user).order_by("organization__name").first()
+    if membership is None:
+        return render(request, "tenancy/no_organization.html")
+    return redirect("organization_home", org_slug=membership.organization.slug)
+
+
+@require_GET
+@login_required
+def organization_home(request: HttpRequest, org_slug: str) -> HttpResponse:
+    product = products_of_organization(organization=request.organization).first()
+    if product is None:
+        return render(request, "tenancy/no_product.html")
+    return redirect("explorer", org_slug=org_slug, product_key=product.key)
+
+
+@require_GET
+def healthz(request: HttpRequest) -> HttpResponse:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})

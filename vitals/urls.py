@@ -1,0 +1,14 @@
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from vitals.tenancy import views as tenancy_views
+
+urlpatterns = [
+    path("", tenancy_views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("o/<slug:org_slug>/", tenancy_views.organization_home, name="organization_home"),
+    path("o/<slug:org_slug>/p/<slug:product_key>/", include("accounts_explorer.urls")),
+    path("o/<slug:org_slug>/settings/", include("settings_admin.urls")),
+    path("healthz", tenancy_views.healthz, name="healthz"),
+]
