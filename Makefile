@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test lint prod-smoke install clean-db serve
+.PHONY: demo test lint prod-smoke demo-smoke conformance install
 
 $(STAMP): pyproject.toml
 	@PYTHON_BIN=$$(scripts/find_python.sh) && \
@@ -33,3 +33,9 @@ lint: $(STAMP)
 
 prod-smoke: $(STAMP)
 	$(PY) scripts/prod_smoke.py
+
+demo-smoke: $(STAMP)
+	$(PY) scripts/demo_smoke.py
+
+conformance: $(STAMP)
+	$(PY) scripts/conformance.py

@@ -45,7 +45,7 @@ def module_ancestors(path: str) -> list[str]:
 def _validate_rule(rule: Any, feature_key: str) -> dict[str, str]:
     if not isinstance(rule, dict) or len(rule) != 1:
         raise ConfigError(f"feature {feature_key!r}: a rule is one of {{event}} or {{page}}")
-    (kind, value), = rule.items()
+    ((kind, value),) = rule.items()
     if kind not in ("event", "page") or not isinstance(value, str) or not value:
         raise ConfigError(f"feature {feature_key!r}: bad rule {rule!r}")
     return {kind: value}
@@ -60,7 +60,7 @@ def validate_core_items(items: Any) -> list[dict[str, str]]:
     for item in items:
         if not isinstance(item, dict) or len(item) != 1:
             raise ConfigError(f"core item {item!r} must name one feature, module or label")
-        (kind, value), = item.items()
+        ((kind, value),) = item.items()
         if kind not in CORE_ITEM_KINDS or not isinstance(value, str) or not value:
             raise ConfigError(f"core item {item!r} must name one feature, module or label")
         if {kind: value} not in cleaned:
@@ -158,9 +158,7 @@ def _import_settings(*, product: Product, settings_data: dict[str, Any], user: A
     if mode not in StickinessMode.values:
         raise ConfigError(f"stickiness must be one of {StickinessMode.values}, got {mode!r}")
     health_settings.stickiness_mode = mode
-    for metric, (lower, upper) in validate_thresholds(
-        settings_data.get("thresholds", {})
-    ).items():
+    for metric, (lower, upper) in validate_thresholds(settings_data.get("thresholds", {})).items():
         lower_field, upper_field = THRESHOLD_FIELDS[metric]
         setattr(health_settings, lower_field, lower)
         setattr(health_settings, upper_field, upper)

@@ -20,15 +20,17 @@ def fixture_dirs() -> list[Path]:
     return sorted(path for path in root.iterdir() if (path / "config.json").exists())
 
 
-def _equal(expected: Any, actual: Any) -> bool:
+def values_equal(expected: Any, actual: Any) -> bool:
     if isinstance(expected, bool) or isinstance(actual, bool):
         return expected == actual
     if isinstance(expected, int | float) and isinstance(actual, int | float):
         return abs(float(expected) - float(actual)) <= TOLERANCE
     if isinstance(expected, dict) and isinstance(actual, dict):
-        return all(key in actual and _equal(value, actual[key]) for key, value in expected.items())
+        return all(
+            key in actual and values_equal(value, actual[key]) for key, value in expected.items()
+        )
     if isinstance(expected, list) and isinstance(actual, list):
-        return len(expected) == len(actual) and all(map(_equal, expected, actual))
+        return len(expected) == len(actual) and all(map(values_equal, expected, actual))
     return expected == actual
 
 
@@ -55,7 +57,7 @@ def compare_outputs(fixture: Path, out: Path) -> list[str]:
         for column, value in row.items():
             if column not in actual:
                 problems.append(f"accounts.csv has no column {column}")
-            elif not _equal(_cell(value), _cell(actual[column])):
+            elif not values_equal(_cell(value), _cell(actual[column])):
                 problems.append(
                     f"{row['account_id']}.{column}: expected {value!r}, got {actual[column]!r}"
                 )
@@ -73,5 +75,5 @@ def _compare_json(expected: Any, actual: Any, path: str, problems: list[str]) ->
                 problems.append(f"{path}.{key}: missing")
             else:
                 _compare_json(value, actual[key], f"{path}.{key}", problems)
-    elif not _equal(expected, actual):
+    elif not values_equal(expected, actual):
         problems.append(f"{path}: expected {expected!r}, got {actual!r}")

@@ -120,7 +120,7 @@ def sessions_rebuild(*, product: Product, windows: Windows) -> int:
             INSERT INTO health_session (organization_id, product_id, user_pk, account_pk, day,
                                         started_at, ended_at, events)
             WITH marked AS (
-                SELECT user_pk, account_pk, event_time,
+                SELECT id, user_pk, account_pk, event_time,
                        CASE WHEN event_time - lag(event_time) OVER w < interval '{SESSION_GAP}'
                             THEN 0 ELSE 1 END AS starts
                 FROM ingestion_event
@@ -130,7 +130,7 @@ def sessions_rebuild(*, product: Product, windows: Windows) -> int:
             ),
             numbered AS (
                 SELECT user_pk, account_pk, event_time, starts,
-                       sum(starts) OVER (PARTITION BY user_pk ORDER BY event_time
+                       sum(starts) OVER (PARTITION BY user_pk ORDER BY event_time, id
                                          ROWS UNBOUNDED PRECEDING) AS session_no
                 FROM marked
             )
@@ -195,9 +195,7 @@ win(name, w_start, w_end, h_start) AS (
 """
 
 
-def account_health_rebuild(
-    *, product: Product, windows: Windows, settings: HealthSettings
-) -> int:
+def account_health_rebuild(*, product: Product, windows: Windows, settings: HealthSettings) -> int:
     """Write one AccountHealth row per account known by the end of the as-of day."""
     params = {
         **windows.params(),
@@ -636,15 +634,15 @@ def health_compute_sql(*, product: Product, as_of: date, full: bool) -> int:
     """Run every layer for one product and as-of day. Caller owns the transaction."""
     windows = Windows.for_day(as_of, product.organization.timezone)
     settings = health_settings_for(product=product)
-    from ingestion.models import TouchedDay
-
-    touched = TouchedDay.objects.filter(product=product)
-    if full:
-        daily_activity_rebuild(product=product, days=None)
-    else:
-        days = sorted(set(touched.values_list("day", flat=True)))
-        daily_activity_rebuild(product=product, days=days)
-    touched.delete()
+    # Take the touched-day marks first: each later statement reads events with a newer
+    # snapshot, so every event behind a mark taken here is seen. An ingest that commits
+    # meanwhile waits on the deleted mark and writes a new one for the next run.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM ingestion_touchedday WHERE product_id = %s RETURNING day", [product.pk]
+        )
+        touched_days = sorted({row[0] for row in cursor.fetchall()})
+    daily_activity_rebuild(product=product, days=None if full else touched_days)
     sessions_rebuild(product=product, windows=windows)
     rows = account_health_rebuild(product=product, windows=windows, settings=settings)
     drilldown_rebuild(product=product, windows=windows)

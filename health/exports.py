@@ -15,13 +15,36 @@ from ingestion.models import IngestCounter
 from vitals.tenancy.models import Product
 
 ACCOUNT_COLUMNS = [
-    "account_id", "name", "active_users", "active_users_prev", "stickiness", "stickiness_prev",
-    "core_feature_usage", "core_feature_usage_prev", "active_user_coverage",
-    "active_user_coverage_prev", "product_score", "product_score_prev", "health", "health_prev",
-    "users_at_risk", "users_at_risk_prev", "visits", "visits_prev", "avg_session_seconds",
-    "users_lifetime", "visits_lifetime", "product_first_seen", "product_last_seen",
-    "avg_dau", "avg_dau_prev", "avg_wau", "avg_wau_prev", "avg_session_seconds_prev",
-    "last_seen", "created_date",
+    "account_id",
+    "name",
+    "active_users",
+    "active_users_prev",
+    "stickiness",
+    "stickiness_prev",
+    "core_feature_usage",
+    "core_feature_usage_prev",
+    "active_user_coverage",
+    "active_user_coverage_prev",
+    "product_score",
+    "product_score_prev",
+    "health",
+    "health_prev",
+    "users_at_risk",
+    "users_at_risk_prev",
+    "visits",
+    "visits_prev",
+    "avg_session_seconds",
+    "users_lifetime",
+    "visits_lifetime",
+    "product_first_seen",
+    "product_last_seen",
+    "avg_dau",
+    "avg_dau_prev",
+    "avg_wau",
+    "avg_wau_prev",
+    "avg_session_seconds_prev",
+    "last_seen",
+    "created_date",
 ]
 
 
@@ -30,9 +53,12 @@ def format_cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return value.astimezone(tz=None if value.tzinfo is None else value.tzinfo).strftime(
-            "%Y-%m-%dT%H:%M:%S.%f"
-        )[:-3] + "Z"
+        return (
+            value.astimezone(tz=None if value.tzinfo is None else value.tzinfo).strftime(
+                "%Y-%m-%dT%H:%M:%S.%f"
+            )[:-3]
+            + "Z"
+        )
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
@@ -69,9 +95,7 @@ def summary_for(*, product: Product, as_of: date) -> dict[str, Any]:
 
 
 def drilldowns_for(*, product: Product, as_of: date) -> dict[str, Any]:
-    queryset = AccountHealth.objects.filter(product=product, as_of=as_of).select_related(
-        "account"
-    )
+    queryset = AccountHealth.objects.filter(product=product, as_of=as_of).select_related("account")
     return {
         health.account.external_id: {
             key: value for key, value in health.drilldown.items() if key != "users"

@@ -24,9 +24,7 @@ class Module(TenantModel):
 
     class Meta(TenantModel.Meta):
         ordering = ["path"]
-        constraints = [
-            models.UniqueConstraint(fields=["product", "path"], name="uniq_module_path")
-        ]
+        constraints = [models.UniqueConstraint(fields=["product", "path"], name="uniq_module_path")]
 
     def __str__(self) -> str:
         return self.path
@@ -52,9 +50,7 @@ class Feature(TenantModel):
 
     class Meta(TenantModel.Meta):
         ordering = ["position", "key"]
-        constraints = [
-            models.UniqueConstraint(fields=["product", "key"], name="uniq_feature_key")
-        ]
+        constraints = [models.UniqueConstraint(fields=["product", "key"], name="uniq_feature_key")]
 
     def __str__(self) -> str:
         return self.key
@@ -102,25 +98,33 @@ class HealthSettings(TenantModel):
     class Meta(TenantModel.Meta):
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(cfu_lower__gte=0, cfu_lower__lt=models.F("cfu_upper"),
-                                   cfu_upper__lte=100),
+                condition=models.Q(
+                    cfu_lower__gte=0, cfu_lower__lt=models.F("cfu_upper"), cfu_upper__lte=100
+                ),
                 name="cfu_thresholds_ordered",
             ),
             models.CheckConstraint(
-                condition=models.Q(coverage_lower__gte=0,
-                                   coverage_lower__lt=models.F("coverage_upper"),
-                                   coverage_upper__lte=100),
+                condition=models.Q(
+                    coverage_lower__gte=0,
+                    coverage_lower__lt=models.F("coverage_upper"),
+                    coverage_upper__lte=100,
+                ),
                 name="coverage_thresholds_ordered",
             ),
             models.CheckConstraint(
-                condition=models.Q(stickiness_lower__gte=0,
-                                   stickiness_lower__lt=models.F("stickiness_upper"),
-                                   stickiness_upper__lte=100),
+                condition=models.Q(
+                    stickiness_lower__gte=0,
+                    stickiness_lower__lt=models.F("stickiness_upper"),
+                    stickiness_upper__lte=100,
+                ),
                 name="stickiness_thresholds_ordered",
             ),
             models.CheckConstraint(
-                condition=models.Q(score_lower__gte=0, score_lower__lt=models.F("score_upper"),
-                                   score_upper__lte=100),
+                condition=models.Q(
+                    score_lower__gte=0,
+                    score_lower__lt=models.F("score_upper"),
+                    score_upper__lte=100,
+                ),
                 name="score_thresholds_ordered",
             ),
         ]

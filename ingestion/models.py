@@ -79,6 +79,9 @@ class SeenMessage(models.Model):
     product_id = models.BigIntegerField()
     message_id = models.CharField(max_length=512)
 
+    def __str__(self) -> str:
+        return f"{self.product_id}:{self.message_id}"
+
 
 class RejectedMessage(TenantModel):
     """The quarantine: every message that failed validation, with its raw payload."""
@@ -102,9 +105,7 @@ class TouchedDay(TenantModel):
     day = models.DateField()
 
     class Meta(TenantModel.Meta):
-        constraints = [
-            models.UniqueConstraint(fields=["product", "day"], name="uniq_touched_day")
-        ]
+        constraints = [models.UniqueConstraint(fields=["product", "day"], name="uniq_touched_day")]
 
 
 class IngestCounter(TenantModel):
@@ -133,11 +134,12 @@ class Event(TenantModel):
     type = models.SmallIntegerField()
     message_id = models.CharField(max_length=512)
     user_pk = models.BigIntegerField(null=True)
-    anonymous_id = models.CharField(max_length=512, null=True)
+    # The table is defined in SQL (migration 0002), where these columns are nullable.
+    anonymous_id = models.CharField(max_length=512, null=True)  # noqa: DJ001
     account_pk = models.BigIntegerField(null=True)
     context_account_pk = models.BigIntegerField(null=True)
     event_key_id = models.IntegerField(null=True)
-    warning = models.TextField(null=True)
+    warning = models.TextField(null=True)  # noqa: DJ001
     raw = models.JSONField()
 
     class Meta(TenantModel.Meta):

@@ -58,12 +58,12 @@ def parse_time(value: Any, field: str) -> datetime:
     text = value.strip()
     try:
         parsed = datetime.fromisoformat(text)
-    except ValueError as exc:
+        if parsed.tzinfo is None:
+            # Segment's libraries always send an offset; a bare time is read as UTC.
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
         raise Rejected(f"{field} is not an ISO 8601 date-time: {value[:40]!r}") from exc
-    if parsed.tzinfo is None:
-        # Segment's libraries always send an offset; a bare time is read as UTC.
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def _optional_id(message: dict[str, Any], field: str) -> str | None:
@@ -75,6 +75,8 @@ def _optional_id(message: dict[str, Any], field: str) -> str | None:
     text = str(value)
     if len(text) > MAX_ID_LENGTH:
         raise Rejected(f"{field} is longer than {MAX_ID_LENGTH} characters")
+    if "\x00" in text:
+        raise Rejected(f"{field} contains a NUL character")
     return text
 
 
@@ -114,7 +116,10 @@ def event_time_of(message: dict[str, Any], received_at: datetime) -> datetime:
     sent = message.get("sentAt")
     if original is not None and sent is not None:
         skew = parse_time(sent, "sentAt") - parse_time(original, "originalTimestamp")
-        return received_at - skew
+        try:
+            return received_at - skew
+        except OverflowError as exc:
+            raise Rejected("sentAt and originalTimestamp are too far apart") from exc
     if original is not None:
         return parse_time(original, "originalTimestamp")
     return received_at
@@ -172,6 +177,9 @@ def normalize(
         event_kind, event_name = KIND_EVENT, event
     elif type_code in (2, 3):
         event_kind, event_name = KIND_PAGE, page_path(properties, context)[:MAX_NAME_LENGTH]
+    if event_name is not None and "\x00" in event_name:
+        # PostgreSQL text cannot hold NUL; one such message must not fail its batch.
+        raise Rejected("event name or page path contains a NUL character")
     elif type_code == 5:
         group_id = _optional_id(message, "groupId")
         if group_id is None:

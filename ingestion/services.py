@@ -465,6 +465,8 @@ def _reattribute(cursor: Any, *, org_id: int, timezone_name: str) -> None:
 
 
 def _mark_touched_days(cursor: Any, *, org_id: int, product_id: int, tz: str) -> None:
+    # DO UPDATE, not DO NOTHING: if a health run is deleting the mark right now, this
+    # waits for it and then writes a fresh mark instead of trusting the dying one.
     cursor.execute(
         """
         INSERT INTO ingestion_touchedday (organization_id, product_id, day)
@@ -474,7 +476,7 @@ def _mark_touched_days(cursor: Any, *, org_id: int, product_id: int, tz: str) ->
             UNION
             SELECT product_id, day FROM ingest_reattributed
         ) days
-        ON CONFLICT (product_id, day) DO NOTHING
+        ON CONFLICT (product_id, day) DO UPDATE SET day = EXCLUDED.day
         """,
         [org_id, product_id, tz],
     )
@@ -483,9 +485,11 @@ def _mark_touched_days(cursor: Any, *, org_id: int, product_id: int, tz: str) ->
 def _merge_traits(cursor: Any, *, org_id: int) -> None:
     """Recompute merged traits of the accounts and users this chunk sent traits for."""
     for subject, table in (("account", "ingestion_account"), ("user", "ingestion_enduser")):
-        name_column = ", name = left(coalesce(merged.traits->>'name', ''), 512)" if (
-            subject == "account"
-        ) else ""
+        name_column = (
+            ", name = left(coalesce(merged.traits->>'name', ''), 512)"
+            if (subject == "account")
+            else ""
+        )
         cursor.execute(
             f"""
             WITH touched AS (

@@ -19,8 +19,9 @@ from health.conformance import compare_outputs, fixture_dirs  # noqa: E402
 
 
 def run(*args: str) -> None:
-    subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args], check=True, stdout=subprocess.DEVNULL
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -28,11 +29,22 @@ def main(argv: list[str]) -> int:
     passed = failed = 0
     for fixture in dirs:
         config = __import__("json").loads((fixture / "config.json").read_text())
-        org, product, as_of = config["organization"]["slug"], config["product"]["key"], config["as_of"]
+        org, product, as_of = (
+            config["organization"]["slug"],
+            config["product"]["key"],
+            config["as_of"],
+        )
         with tempfile.TemporaryDirectory() as out:
             run("import_config", str(fixture / "config.json"))
-            run("ingest_events", str(fixture / "events.jsonl"), "--org", org, "--product", product,
-                "--no-progress")
+            run(
+                "ingest_events",
+                str(fixture / "events.jsonl"),
+                "--org",
+                org,
+                "--product",
+                product,
+                "--no-progress",
+            )
             run("compute_health", "--org", org, "--product", product, "--as-of", as_of)
             run("export_health", "--org", org, "--product", product, "--as-of", as_of, "--out", out)
             mismatches = compare_outputs(fixture, Path(out))

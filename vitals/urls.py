@@ -10,5 +10,6 @@ urlpatterns = [
     path("o/<slug:org_slug>/", tenancy_views.organization_home, name="organization_home"),
     path("o/<slug:org_slug>/p/<slug:product_key>/", include("accounts_explorer.urls")),
     path("o/<slug:org_slug>/settings/", include("settings_admin.urls")),
+    path("v1/", include("ingestion.urls")),
     path("healthz", tenancy_views.healthz, name="healthz"),
 ]

@@ -8,89 +8,215 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('tenancy', '0001_initial'),
+        ("tenancy", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Feature',
+            name="Feature",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=200)),
-                ('name', models.CharField(max_length=300)),
-                ('module_path', models.CharField(blank=True, max_length=500)),
-                ('labels', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(max_length=100), blank=True, default=list)),
-                ('rules', models.JSONField(default=list)),
-                ('position', models.IntegerField(default=0)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='tenancy.organization')),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='features', to='tenancy.product')),
-                ('updated_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=200)),
+                ("name", models.CharField(max_length=300)),
+                ("module_path", models.CharField(blank=True, max_length=500)),
+                (
+                    "labels",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.CharField(max_length=100), blank=True, default=list
+                    ),
+                ),
+                ("rules", models.JSONField(default=list)),
+                ("position", models.IntegerField(default=0)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="tenancy.organization"
+                    ),
+                ),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="features",
+                        to="tenancy.product",
+                    ),
+                ),
+                (
+                    "updated_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['position', 'key'],
-                'abstract': False,
-                'base_manager_name': 'dangerously_unscoped',
-                'default_manager_name': 'dangerously_unscoped',
-                'constraints': [models.UniqueConstraint(fields=('product', 'key'), name='uniq_feature_key')],
+                "ordering": ["position", "key"],
+                "abstract": False,
+                "base_manager_name": "dangerously_unscoped",
+                "default_manager_name": "dangerously_unscoped",
+                "constraints": [
+                    models.UniqueConstraint(fields=("product", "key"), name="uniq_feature_key")
+                ],
             },
             managers=[
-                ('dangerously_unscoped', django.db.models.manager.Manager()),
+                ("dangerously_unscoped", django.db.models.manager.Manager()),
             ],
         ),
         migrations.CreateModel(
-            name='HealthSettings',
+            name="HealthSettings",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('core_items', models.JSONField(blank=True, default=list)),
-                ('stickiness_mode', models.CharField(choices=[('dau', 'DAU / MAU'), ('wau', 'WAU / MAU')], default='dau', max_length=3)),
-                ('cfu_lower', models.FloatField(default=30.0)),
-                ('cfu_upper', models.FloatField(default=60.0)),
-                ('coverage_lower', models.FloatField(default=40.0)),
-                ('coverage_upper', models.FloatField(default=70.0)),
-                ('stickiness_lower', models.FloatField(default=15.0)),
-                ('stickiness_upper', models.FloatField(default=30.0)),
-                ('score_lower', models.FloatField(default=25.0)),
-                ('score_upper', models.FloatField(default=45.0)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='tenancy.organization')),
-                ('product', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='health_settings', to='tenancy.product')),
-                ('updated_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("core_items", models.JSONField(blank=True, default=list)),
+                (
+                    "stickiness_mode",
+                    models.CharField(
+                        choices=[("dau", "DAU / MAU"), ("wau", "WAU / MAU")],
+                        default="dau",
+                        max_length=3,
+                    ),
+                ),
+                ("cfu_lower", models.FloatField(default=30.0)),
+                ("cfu_upper", models.FloatField(default=60.0)),
+                ("coverage_lower", models.FloatField(default=40.0)),
+                ("coverage_upper", models.FloatField(default=70.0)),
+                ("stickiness_lower", models.FloatField(default=15.0)),
+                ("stickiness_upper", models.FloatField(default=30.0)),
+                ("score_lower", models.FloatField(default=25.0)),
+                ("score_upper", models.FloatField(default=45.0)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="tenancy.organization"
+                    ),
+                ),
+                (
+                    "product",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="health_settings",
+                        to="tenancy.product",
+                    ),
+                ),
+                (
+                    "updated_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
-                'base_manager_name': 'dangerously_unscoped',
-                'default_manager_name': 'dangerously_unscoped',
-                'constraints': [models.CheckConstraint(condition=models.Q(('cfu_lower__gte', 0), ('cfu_lower__lt', models.F('cfu_upper')), ('cfu_upper__lte', 100)), name='cfu_thresholds_ordered'), models.CheckConstraint(condition=models.Q(('coverage_lower__gte', 0), ('coverage_lower__lt', models.F('coverage_upper')), ('coverage_upper__lte', 100)), name='coverage_thresholds_ordered'), models.CheckConstraint(condition=models.Q(('stickiness_lower__gte', 0), ('stickiness_lower__lt', models.F('stickiness_upper')), ('stickiness_upper__lte', 100)), name='stickiness_thresholds_ordered'), models.CheckConstraint(condition=models.Q(('score_lower__gte', 0), ('score_lower__lt', models.F('score_upper')), ('score_upper__lte', 100)), name='score_thresholds_ordered')],
+                "abstract": False,
+                "base_manager_name": "dangerously_unscoped",
+                "default_manager_name": "dangerously_unscoped",
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("cfu_lower__gte", 0),
+                            ("cfu_lower__lt", models.F("cfu_upper")),
+                            ("cfu_upper__lte", 100),
+                        ),
+                        name="cfu_thresholds_ordered",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("coverage_lower__gte", 0),
+                            ("coverage_lower__lt", models.F("coverage_upper")),
+                            ("coverage_upper__lte", 100),
+                        ),
+                        name="coverage_thresholds_ordered",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("stickiness_lower__gte", 0),
+                            ("stickiness_lower__lt", models.F("stickiness_upper")),
+                            ("stickiness_upper__lte", 100),
+                        ),
+                        name="stickiness_thresholds_ordered",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("score_lower__gte", 0),
+                            ("score_lower__lt", models.F("score_upper")),
+                            ("score_upper__lte", 100),
+                        ),
+                        name="score_thresholds_ordered",
+                    ),
+                ],
             },
             managers=[
-                ('dangerously_unscoped', django.db.models.manager.Manager()),
+                ("dangerously_unscoped", django.db.models.manager.Manager()),
             ],
         ),
         migrations.CreateModel(
-            name='Module',
+            name="Module",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('path', models.CharField(max_length=500)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='tenancy.organization')),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='modules', to='tenancy.product')),
-                ('updated_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("path", models.CharField(max_length=500)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="tenancy.organization"
+                    ),
+                ),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="modules",
+                        to="tenancy.product",
+                    ),
+                ),
+                (
+                    "updated_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['path'],
-                'abstract': False,
-                'base_manager_name': 'dangerously_unscoped',
-                'default_manager_name': 'dangerously_unscoped',
-                'constraints': [models.UniqueConstraint(fields=('product', 'path'), name='uniq_module_path')],
+                "ordering": ["path"],
+                "abstract": False,
+                "base_manager_name": "dangerously_unscoped",
+                "default_manager_name": "dangerously_unscoped",
+                "constraints": [
+                    models.UniqueConstraint(fields=("product", "path"), name="uniq_module_path")
+                ],
             },
             managers=[
-                ('dangerously_unscoped', django.db.models.manager.Manager()),
+                ("dangerously_unscoped", django.db.models.manager.Manager()),
             ],
         ),
     ]

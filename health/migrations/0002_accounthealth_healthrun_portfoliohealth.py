@@ -6,109 +6,182 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('health', '0001_initial'),
-        ('ingestion', '0002_event_partitions'),
-        ('tenancy', '0001_initial'),
+        ("health", "0001_initial"),
+        ("ingestion", "0002_event_partitions"),
+        ("tenancy", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AccountHealth',
+            name="AccountHealth",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('as_of', models.DateField()),
-                ('active_users', models.IntegerField()),
-                ('active_users_prev', models.IntegerField()),
-                ('avg_dau', models.FloatField()),
-                ('avg_dau_prev', models.FloatField()),
-                ('avg_wau', models.FloatField()),
-                ('avg_wau_prev', models.FloatField()),
-                ('stickiness', models.FloatField(null=True)),
-                ('stickiness_prev', models.FloatField(null=True)),
-                ('core_feature_usage', models.FloatField(null=True)),
-                ('core_feature_usage_prev', models.FloatField(null=True)),
-                ('active_user_coverage', models.FloatField(null=True)),
-                ('active_user_coverage_prev', models.FloatField(null=True)),
-                ('product_score', models.FloatField(null=True)),
-                ('product_score_prev', models.FloatField(null=True)),
-                ('health', models.CharField(max_length=16)),
-                ('health_prev', models.CharField(max_length=16)),
-                ('cfu_band', models.CharField(blank=True, max_length=16)),
-                ('coverage_band', models.CharField(blank=True, max_length=16)),
-                ('stickiness_band', models.CharField(blank=True, max_length=16)),
-                ('users_at_risk', models.IntegerField()),
-                ('users_at_risk_prev', models.IntegerField()),
-                ('visits', models.IntegerField()),
-                ('visits_prev', models.IntegerField()),
-                ('avg_session_seconds', models.FloatField(null=True)),
-                ('avg_session_seconds_prev', models.FloatField(null=True)),
-                ('users_lifetime', models.IntegerField()),
-                ('visits_lifetime', models.IntegerField()),
-                ('product_first_seen', models.DateTimeField(null=True)),
-                ('product_last_seen', models.DateTimeField(null=True)),
-                ('last_seen', models.DateTimeField(null=True)),
-                ('created_date', models.DateField(null=True)),
-                ('drilldown', models.JSONField(default=dict)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='ingestion.account')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='tenancy.organization')),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='tenancy.product')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("as_of", models.DateField()),
+                ("active_users", models.IntegerField()),
+                ("active_users_prev", models.IntegerField()),
+                ("avg_dau", models.FloatField()),
+                ("avg_dau_prev", models.FloatField()),
+                ("avg_wau", models.FloatField()),
+                ("avg_wau_prev", models.FloatField()),
+                ("stickiness", models.FloatField(null=True)),
+                ("stickiness_prev", models.FloatField(null=True)),
+                ("core_feature_usage", models.FloatField(null=True)),
+                ("core_feature_usage_prev", models.FloatField(null=True)),
+                ("active_user_coverage", models.FloatField(null=True)),
+                ("active_user_coverage_prev", models.FloatField(null=True)),
+                ("product_score", models.FloatField(null=True)),
+                ("product_score_prev", models.FloatField(null=True)),
+                ("health", models.CharField(max_length=16)),
+                ("health_prev", models.CharField(max_length=16)),
+                ("cfu_band", models.CharField(blank=True, max_length=16)),
+                ("coverage_band", models.CharField(blank=True, max_length=16)),
+                ("stickiness_band", models.CharField(blank=True, max_length=16)),
+                ("users_at_risk", models.IntegerField()),
+                ("users_at_risk_prev", models.IntegerField()),
+                ("visits", models.IntegerField()),
+                ("visits_prev", models.IntegerField()),
+                ("avg_session_seconds", models.FloatField(null=True)),
+                ("avg_session_seconds_prev", models.FloatField(null=True)),
+                ("users_lifetime", models.IntegerField()),
+                ("visits_lifetime", models.IntegerField()),
+                ("product_first_seen", models.DateTimeField(null=True)),
+                ("product_last_seen", models.DateTimeField(null=True)),
+                ("last_seen", models.DateTimeField(null=True)),
+                ("created_date", models.DateField(null=True)),
+                ("drilldown", models.JSONField(default=dict)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="ingestion.account"
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="tenancy.organization"
+                    ),
+                ),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="tenancy.product"
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
-                'base_manager_name': 'dangerously_unscoped',
-                'default_manager_name': 'dangerously_unscoped',
-                'constraints': [models.UniqueConstraint(fields=('product', 'as_of', 'account'), name='uniq_account_health')],
+                "abstract": False,
+                "base_manager_name": "dangerously_unscoped",
+                "default_manager_name": "dangerously_unscoped",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("product", "as_of", "account"), name="uniq_account_health"
+                    )
+                ],
             },
             managers=[
-                ('dangerously_unscoped', django.db.models.manager.Manager()),
+                ("dangerously_unscoped", django.db.models.manager.Manager()),
             ],
         ),
         migrations.CreateModel(
-            name='HealthRun',
+            name="HealthRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('as_of', models.DateField()),
-                ('full', models.BooleanField(default=False)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed')], default='queued', max_length=8)),
-                ('queued_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('rows', models.IntegerField(blank=True, null=True)),
-                ('error', models.TextField(blank=True)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='tenancy.organization')),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='health_runs', to='tenancy.product')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("as_of", models.DateField()),
+                ("full", models.BooleanField(default=False)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=8,
+                    ),
+                ),
+                ("queued_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("rows", models.IntegerField(blank=True, null=True)),
+                ("error", models.TextField(blank=True)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="tenancy.organization"
+                    ),
+                ),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="health_runs",
+                        to="tenancy.product",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-queued_at'],
-                'abstract': False,
-                'base_manager_name': 'dangerously_unscoped',
-                'default_manager_name': 'dangerously_unscoped',
-                'indexes': [models.Index(fields=['product', '-queued_at'], name='healthrun_recent')],
+                "ordering": ["-queued_at"],
+                "abstract": False,
+                "base_manager_name": "dangerously_unscoped",
+                "default_manager_name": "dangerously_unscoped",
+                "indexes": [
+                    models.Index(fields=["product", "-queued_at"], name="healthrun_recent")
+                ],
             },
             managers=[
-                ('dangerously_unscoped', django.db.models.manager.Manager()),
+                ("dangerously_unscoped", django.db.models.manager.Manager()),
             ],
         ),
         migrations.CreateModel(
-            name='PortfolioHealth',
+            name="PortfolioHealth",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('as_of', models.DateField()),
-                ('summary', models.JSONField()),
-                ('computed_at', models.DateTimeField(auto_now=True)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='tenancy.organization')),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='tenancy.product')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("as_of", models.DateField()),
+                ("summary", models.JSONField()),
+                ("computed_at", models.DateTimeField(auto_now=True)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="tenancy.organization"
+                    ),
+                ),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="tenancy.product"
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
-                'base_manager_name': 'dangerously_unscoped',
-                'default_manager_name': 'dangerously_unscoped',
-                'constraints': [models.UniqueConstraint(fields=('product', 'as_of'), name='uniq_portfolio_health')],
+                "abstract": False,
+                "base_manager_name": "dangerously_unscoped",
+                "default_manager_name": "dangerously_unscoped",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("product", "as_of"), name="uniq_portfolio_health"
+                    )
+                ],
             },
             managers=[
-                ('dangerously_unscoped', django.db.models.manager.Manager()),
+                ("dangerously_unscoped", django.db.models.manager.Manager()),
             ],
         ),
     ]

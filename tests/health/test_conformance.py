@@ -21,13 +21,27 @@ def run_contract(fixture: Path, out: Path) -> None:
     quiet = {"stdout": StringIO(), "stderr": StringIO()}
     call_command("import_config", str(fixture / "config.json"), **quiet)
     call_command(
-        "ingest_events", str(fixture / "events.jsonl"), "--org", org, "--product", product,
-        "--no-progress", **quiet,
+        "ingest_events",
+        str(fixture / "events.jsonl"),
+        "--org",
+        org,
+        "--product",
+        product,
+        "--no-progress",
+        **quiet,
     )
     call_command("compute_health", "--org", org, "--product", product, "--as-of", as_of, **quiet)
     call_command(
-        "export_health", "--org", org, "--product", product, "--as-of", as_of,
-        "--out", str(out), **quiet,
+        "export_health",
+        "--org",
+        org,
+        "--product",
+        product,
+        "--as-of",
+        as_of,
+        "--out",
+        str(out),
+        **quiet,
     )
 
 
