@@ -15,6 +15,16 @@ from vitals.tenancy.services import (
     user_get_or_create,
 )
 
+
+@pytest.fixture(autouse=True)
+def plain_static_storage(settings):
+    """Pages render without a collectstatic manifest; prod-smoke covers the manifest."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
 PASSWORDS = {
     "alice": "alice-password-1",
     "bob": "bob-password-1",

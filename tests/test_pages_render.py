@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
@@ -13,16 +12,6 @@ from vitals.tenancy.services import write_key_create
 STATIC_REF = re.compile(r'(?:src|href)="(/static/[^"]+)"')
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)
 INLINE_HANDLER = re.compile(r"\son[a-z]+\s*=", re.IGNORECASE)
-
-
-@pytest.fixture(autouse=True)
-def _plain_static_storage(settings) -> None:
-    # The manifest storage needs `collectstatic` first; tests serve the source files
-    # through the staticfiles finders (WHITENOISE_USE_FINDERS) instead.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
 
 
 def _body(response) -> bytes:

@@ -2,10 +2,15 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from vitals.tenancy import views as tenancy_views
+from vitals.tenancy.forms import EmailLoginForm
 
 urlpatterns = [
     path("", tenancy_views.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(authentication_form=EmailLoginForm),
+        name="login",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("o/<slug:org_slug>/", tenancy_views.organization_home, name="organization_home"),
     path("o/<slug:org_slug>/p/<slug:product_key>/", include("accounts_explorer.urls")),

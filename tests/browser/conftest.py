@@ -34,16 +34,6 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
-@pytest.fixture(autouse=True)
-def _plain_static_storage(settings) -> None:
-    # The manifest storage needs `collectstatic` first; the live server serves the
-    # source files through the staticfiles finders instead.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
 @dataclass
 class PageProblems:
     """What a person would not see but should not happen: JS errors, broken requests."""
