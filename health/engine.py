@@ -110,11 +110,65 @@ def daily_activity_rebuild(*, product: Product, days: list[date] | None) -> int:
         return cursor.rowcount
 
 
-def sessions_rebuild(*, product: Product, windows: Windows) -> int:
-    """Sessions of every user of the product from events up to the end of the as-of day."""
-    tz = product.organization.timezone
+def sessions_rebuild(*, product: Product, windows: Windows, touched_days: list[date] | None) -> int:
+    """Sessions of the product's users from events before the end of the as-of day.
+
+    Incremental unless `touched_days` is None: only sessions that could change are
+    rebuilt, from T0 = the earliest touched day's start (or the previous cutoff, whichever
+    is earlier). A session ending within 30 minutes of T0 may grow, so it is rebuilt from
+    its own start; every user's rebuild therefore begins at a true session start.
+    """
+    from health.models import RollupState
+
+    tz = ZoneInfo(product.organization.timezone)
+    state, _ = RollupState.objects.get_or_create(
+        organization_id=product.organization_id, product=product
+    )
+    previous = state.sessions_cutoff
+    params: dict[str, Any] = {
+        "org": product.organization_id,
+        "product": product.pk,
+        "tz": product.organization.timezone,
+        "cutoff": windows.cutoff,
+    }
+    full = touched_days is None or previous is None or windows.cutoff < previous
+    if not full:
+        starts = [previous]
+        if touched_days:
+            starts.append(datetime.combine(min(touched_days), datetime.min.time(), tz))
+        params["since"] = min(starts)
+        if not touched_days and previous == windows.cutoff:
+            return 0
     with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM health_session WHERE product_id = %s", [product.pk])
+        if full:
+            cursor.execute("DELETE FROM health_session WHERE product_id = %(product)s", params)
+            cursor.execute(
+                "CREATE TEMP TABLE session_restart ON COMMIT DROP AS"
+                " SELECT NULL::bigint AS user_pk, NULL::timestamptz AS since LIMIT 0"
+            )
+            event_filter = ""
+        else:
+            cursor.execute(
+                f"""
+                CREATE TEMP TABLE session_restart ON COMMIT DROP AS
+                WITH gone AS (
+                    DELETE FROM health_session
+                    WHERE product_id = %(product)s
+                      AND ended_at >= %(since)s - interval '{SESSION_GAP}'
+                    RETURNING user_pk, started_at
+                )
+                SELECT user_pk, least(min(started_at), %(since)s) AS since
+                FROM gone GROUP BY user_pk
+                """,
+                params,
+            )
+            cursor.execute("ANALYZE session_restart")
+            event_filter = """
+              AND event_time >= coalesce((SELECT min(since) FROM session_restart), %(since)s)
+              AND event_time >= coalesce(
+                  (SELECT r.since FROM session_restart r WHERE r.user_pk = e.user_pk),
+                  %(since)s)
+            """
         cursor.execute(
             f"""
             INSERT INTO health_session (organization_id, product_id, user_pk, account_pk, day,
@@ -123,9 +177,10 @@ def sessions_rebuild(*, product: Product, windows: Windows) -> int:
                 SELECT id, user_pk, account_pk, event_time,
                        CASE WHEN event_time - lag(event_time) OVER w < interval '{SESSION_GAP}'
                             THEN 0 ELSE 1 END AS starts
-                FROM ingestion_event
+                FROM ingestion_event e
                 WHERE product_id = %(product)s AND type IN (1, 2, 3) AND user_pk IS NOT NULL
                   AND event_time < %(cutoff)s
+                  {event_filter}
                 WINDOW w AS (PARTITION BY user_pk ORDER BY event_time, id)
             ),
             numbered AS (
@@ -141,14 +196,13 @@ def sessions_rebuild(*, product: Product, windows: Windows) -> int:
             FROM numbered
             GROUP BY user_pk, session_no
             """,
-            {
-                "org": product.organization_id,
-                "product": product.pk,
-                "tz": tz,
-                "cutoff": windows.cutoff,
-            },
+            params,
         )
-        return cursor.rowcount
+        inserted = cursor.rowcount
+        cursor.execute("DROP TABLE session_restart")
+    state.sessions_cutoff = windows.cutoff
+    state.save(update_fields=["sessions_cutoff"])
+    return inserted
 
 
 # --- layer 2: per-account KPIs and drill-down lists ------------------------------------
@@ -643,7 +697,7 @@ def health_compute_sql(*, product: Product, as_of: date, full: bool) -> int:
         )
         touched_days = sorted({row[0] for row in cursor.fetchall()})
     daily_activity_rebuild(product=product, days=None if full else touched_days)
-    sessions_rebuild(product=product, windows=windows)
+    sessions_rebuild(product=product, windows=windows, touched_days=None if full else touched_days)
     rows = account_health_rebuild(product=product, windows=windows, settings=settings)
     drilldown_rebuild(product=product, windows=windows)
     portfolio_rebuild(product=product, windows=windows, settings=settings)

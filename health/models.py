@@ -218,3 +218,14 @@ class PortfolioHealth(TenantModel):
         constraints = [
             models.UniqueConstraint(fields=["product", "as_of"], name="uniq_portfolio_health")
         ]
+
+
+class RollupState(TenantModel):
+    """Where a product's incremental rollups stand: sessions are built from events before
+    `sessions_cutoff` (the end of the as-of day of the last run)."""
+
+    product = models.OneToOneField(Product, on_delete=models.CASCADE, related_name="+")
+    sessions_cutoff = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"rollup state of product {self.product_id}"

@@ -49,3 +49,56 @@ def test_it_gives_the_same_rows_incrementally_as_a_full_rebuild_after_a_late_gro
 
     assert incremental == full
     assert incremental != before, "the late group call should have changed some numbers"
+
+
+@pytest.mark.django_db
+def test_it_matches_a_full_rebuild_when_data_arrives_day_by_day(tmp_path):
+    """Nightly runs as the days go by, with events arriving late, equal a full rebuild."""
+    source = fixture("basic")
+    lines = [line for line in (source / "events.jsonl").read_text().splitlines() if line]
+
+    def timestamp(line: str) -> str:
+        try:
+            message = json.loads(line)
+            return str(message.get("timestamp") or message.get("originalTimestamp") or "")
+        except (ValueError, AttributeError):
+            return ""
+
+    early = [line for line in lines if timestamp(line) < "2026-10-20"]
+    late = [line for line in lines if timestamp(line) >= "2026-10-20"]
+    # A session that spans midnight and is completed by an event that arrives later.
+    early.append(
+        json.dumps(
+            {
+                "type": "track",
+                "userId": "u_00001",
+                "event": "Report Created",
+                "timestamp": "2026-10-19T23:50:00Z",
+                "messageId": "span-1",
+            }
+        )
+    )
+    late.append(
+        json.dumps(
+            {
+                "type": "track",
+                "userId": "u_00001",
+                "event": "Report Created",
+                "timestamp": "2026-10-20T00:10:00Z",
+                "messageId": "span-2",
+            }
+        )
+    )
+    (tmp_path / "early.jsonl").write_text("\n".join(early) + "\n")
+    (tmp_path / "late.jsonl").write_text("\n".join(late) + "\n")
+
+    command("import_config", str(source / "config.json"))
+    product = Product.dangerously_unscoped.get(organization__slug="basic", key="app")
+    ingest_file(tmp_path / "early.jsonl", "basic", "app")
+    compute("basic", "app", "2026-10-19")
+    ingest_file(tmp_path / "late.jsonl", "basic", "app")
+    for day in ("2026-10-25", "2026-10-31"):
+        compute("basic", "app", day)
+    incremental = health_snapshot(product.pk, "2026-10-31")
+    compute("basic", "app", "2026-10-31", full=True)
+    assert incremental == health_snapshot(product.pk, "2026-10-31")
