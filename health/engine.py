@@ -684,6 +684,35 @@ SELECT jsonb_build_object(
 """
 
 
+_PLANNED_TABLES = (
+    "health_daily_activity",
+    "health_session",
+    "ingestion_accountmembership",
+    "ingestion_eventkey",
+    "ingestion_account",
+    "ingestion_enduser",
+)
+
+
+def _analyze_if_stale(*, full: bool) -> None:
+    """The window statements join large rollups: planned on missing statistics (a fresh
+    database, a first run) they can take minutes instead of seconds. ANALYZE samples a
+    fixed number of rows, so it stays cheap at any size."""
+    with connection.cursor() as cursor:
+        if not full:
+            cursor.execute(
+                """
+                SELECT count(*) FROM pg_stat_user_tables
+                WHERE relname = ANY(%s)
+                  AND last_analyze IS NULL AND last_autoanalyze IS NULL
+                """,
+                [list(_PLANNED_TABLES)],
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+        cursor.execute(f"ANALYZE {', '.join(_PLANNED_TABLES)}")
+
+
 def health_compute_sql(*, product: Product, as_of: date, full: bool) -> int:
     """Run every layer for one product and as-of day. Caller owns the transaction."""
     windows = Windows.for_day(as_of, product.organization.timezone)
@@ -698,6 +727,7 @@ def health_compute_sql(*, product: Product, as_of: date, full: bool) -> int:
         touched_days = sorted({row[0] for row in cursor.fetchall()})
     daily_activity_rebuild(product=product, days=None if full else touched_days)
     sessions_rebuild(product=product, windows=windows, touched_days=None if full else touched_days)
+    _analyze_if_stale(full=full)
     rows = account_health_rebuild(product=product, windows=windows, settings=settings)
     drilldown_rebuild(product=product, windows=windows)
     portfolio_rebuild(product=product, windows=windows, settings=settings)

@@ -42,14 +42,24 @@ WEB_FEATURES: list[tuple[str, str, str, list[str], list[dict[str, str]]]] = [
         [],
         [{"event": "Report Exported"}, {"page": "/reports/*/export"}],
     ),
-    ("report_schedule", "Schedule export", "Reports/Exports", ["beta"],
-     [{"event": "Export Scheduled"}]),
+    (
+        "report_schedule",
+        "Schedule export",
+        "Reports/Exports",
+        ["beta"],
+        [{"event": "Export Scheduled"}],
+    ),
     ("ai_summary", "AI summary", "Reports", ["ai", "beta"], [{"event": "Summary Generated"}]),
     ("invite_sent", "Invite teammate", "Collaboration", [], [{"event": "Invite Sent"}]),
     ("comment_add", "Comment", "Collaboration", [], [{"event": "Comment Added"}]),
     ("mention", "Mention", "Collaboration", [], [{"event": "User Mentioned"}]),
-    ("integration_connect", "Connect integration", "Integrations", [],
-     [{"event": "Integration Connected"}]),
+    (
+        "integration_connect",
+        "Connect integration",
+        "Integrations",
+        [],
+        [{"event": "Integration Connected"}],
+    ),
     ("integration_sync", "Run sync", "Integrations", [], [{"event": "Sync Run"}]),
     ("never_used", "Legacy importer", "Integrations/Legacy", [], [{"event": "Legacy Import"}]),
     ("settings_view", "Settings", "Admin", [], [{"page": "/settings/*"}]),
@@ -122,27 +132,26 @@ THRESHOLDS = {
     "product_score": [25, 45],
 }
 
-_NAME_FIRST = [
-    "Acme", "Blue", "Bright", "Cedar", "Copper", "Delta", "Ember", "Falcon", "Granite",
-    "Harbor", "Iris", "Juniper", "Keystone", "Lumen", "Maple", "Nimbus", "Orbit", "Pine",
-    "Quartz", "River", "Summit", "Tidal", "Umber", "Vertex", "Willow", "Zephyr", "Atlas",
-    "Beacon", "Cobalt", "Drift", "Evergreen", "Frontier", "Golden", "Helix", "Indigo",
-]
-_NAME_SECOND = [
-    "Labs", "Logistics", "Health", "Systems", "Foods", "Capital", "Robotics", "Media",
-    "Energy", "Bank", "Retail", "Networks", "Studios", "Analytics", "Partners", "Works",
-    "Dynamics", "Cloud", "Supply", "Motors", "Bio", "Learning", "Insurance", "Travel",
-]
-_INDUSTRIES = [
-    "Software", "Retail", "Healthcare", "Financial Services", "Manufacturing", "Education",
-    "Logistics", "Media", "Energy", "Hospitality", "Real Estate", "Telecommunications",
-]
+_NAME_FIRST = (
+    "Acme Blue Bright Cedar Copper Delta Ember Falcon Granite Harbor Iris Juniper Keystone "
+    "Lumen Maple Nimbus Orbit Pine Quartz River Summit Tidal Umber Vertex Willow Zephyr Atlas "
+    "Beacon Cobalt Drift Evergreen Frontier Golden Helix Indigo"
+).split()
+_NAME_SECOND = (
+    "Labs Logistics Health Systems Foods Capital Robotics Media Energy Bank Retail Networks "
+    "Studios Analytics Partners Works Dynamics Cloud Supply Motors Bio Learning Insurance "
+    "Travel"
+).split()
+_NAME_SUFFIXES = ["Group", "Inc", "Co", "GmbH", "Ltd", "Holdings", "International"]
+_INDUSTRIES = (
+    "Software, Retail, Healthcare, Financial Services, Manufacturing, Education, "
+    "Logistics, Media, Energy, Hospitality, Real Estate, Telecommunications"
+).split(", ")
 # (city, region, country, country code, continent, time zone)
 _PLACES = [
     ("New York", "New York", "United States", "US", "North America", "America/New_York"),
     ("Austin", "Texas", "United States", "US", "North America", "America/Chicago"),
-    ("San Francisco", "California", "United States", "US", "North America",
-     "America/Los_Angeles"),
+    ("San Francisco", "California", "United States", "US", "North America", "America/Los_Angeles"),
     ("Chicago", "Illinois", "United States", "US", "North America", "America/Chicago"),
     ("Boston", "Massachusetts", "United States", "US", "North America", "America/New_York"),
     ("Toronto", "Ontario", "Canada", "CA", "North America", "America/Toronto"),
@@ -157,15 +166,14 @@ _PLACES = [
     ("Tokyo", "Tokyo", "Japan", "JP", "Asia", "Asia/Tokyo"),
     ("Sao Paulo", "Sao Paulo", "Brazil", "BR", "South America", "America/Sao_Paulo"),
 ]
-_FIRST_NAMES = [
-    "Ava", "Ben", "Chloe", "Daniel", "Emma", "Felix", "Grace", "Hugo", "Isla", "Jack",
-    "Kara", "Liam", "Maya", "Noah", "Olivia", "Priya", "Quinn", "Ravi", "Sofia", "Tom",
-    "Uma", "Victor", "Wen", "Yara", "Zoe", "Aiko", "Carlos", "Fatima", "Lars", "Mei",
-]
-_LAST_NAMES = [
-    "Smith", "Garcia", "Chen", "Muller", "Rossi", "Kowalski", "Nguyen", "Patel", "Okafor",
-    "Silva", "Larsen", "Dubois", "Tanaka", "Kim", "Johnson", "Brown", "Novak", "Haddad",
-]
+_FIRST_NAMES = (
+    "Ava Ben Chloe Daniel Emma Felix Grace Hugo Isla Jack Kara Liam Maya Noah Olivia Priya "
+    "Quinn Ravi Sofia Tom Uma Victor Wen Yara Zoe Aiko Carlos Fatima Lars Mei"
+).split()
+_LAST_NAMES = (
+    "Smith Garcia Chen Muller Rossi Kowalski Nguyen Patel Okafor Silva Larsen Dubois Tanaka "
+    "Kim Johnson Brown Novak Haddad"
+).split()
 _ROLES = ["admin", "analyst", "member", "member", "member", "viewer", "viewer"]
 _CSMS = ["Dana Whitfield", "Marco Reyes", "Ingrid Holm", "Samira Khan", "Owen Park"]
 _PLANS = [("free", 0.3), ("starter", 0.3), ("pro", 0.28), ("enterprise", 0.12)]
@@ -255,6 +263,7 @@ class DemoWorld:
         self.now_epoch = _epoch(now)
         self.tz = ZoneInfo(ORG_TIMEZONE)
         self._day_prefix: dict[int, str] = {}
+        self._names: set[str] = set()
         self.accounts = [self._make_account(n) for n in range(accounts)]
         self.users = self._make_users(users_per_account_max)
         self._counter = 0
@@ -266,8 +275,11 @@ class DemoWorld:
         cohort = _weighted(rng, _COHORTS)
         plan = _weighted(rng, _PLANS)
         name = f"{rng.choice(_NAME_FIRST)} {rng.choice(_NAME_SECOND)}"
-        if n >= len(_NAME_FIRST) * len(_NAME_SECOND) // 3:
-            name = f"{name} {n}"
+        if name in self._names:
+            name = f"{name} {rng.choice(_NAME_SUFFIXES)}"
+        if name in self._names:
+            name = f"{name} {n + 1}"
+        self._names.add(name)
         domain = name.lower().replace(" ", "") + ".example"
         city, region, country, code, continent, tz = rng.choice(_PLACES)
         if cohort == "new":
@@ -279,8 +291,9 @@ class DemoWorld:
             latest = self.today - timedelta(days=46)
             earliest = min(self.first_day + timedelta(days=10), latest)
             churn_day = earliest + timedelta(days=rng.randint(0, max(0, (latest - earliest).days)))
-        status = _weighted(rng, [("customer", 0.86), ("lead", 0.08), ("prospect", 0.04),
-                                 ("trial", 0.02)])
+        status = _weighted(
+            rng, [("customer", 0.86), ("lead", 0.08), ("prospect", 0.04), ("trial", 0.02)]
+        )
         if status in ("lead", "prospect", "trial"):
             plan = "free"
         low, high = _EMPLOYEES[plan]
@@ -488,11 +501,14 @@ class DemoWorld:
         count = 1 + int(rng.expovariate(1 / 3.2))
         moment = start
         if mobile:
-            actions = [rng.choices(MOBILE_ACTIONS, weights=[a[2] for a in MOBILE_ACTIONS])[0]
-                       for _ in range(count)]
+            actions = [
+                rng.choices(MOBILE_ACTIONS, weights=[a[2] for a in MOBILE_ACTIONS])[0]
+                for _ in range(count)
+            ]
             for kind, name, _ in actions:
-                yield MOBILE_KEY, self._activity_message(
-                    user, account, kind, name, moment, _MOBILE_LIBRARY
+                yield (
+                    MOBILE_KEY,
+                    self._activity_message(user, account, kind, name, moment, _MOBILE_LIBRARY),
                 )
                 moment += rng.randint(5, 240)
             return
@@ -542,15 +558,18 @@ class DemoWorld:
             if moment > self.now_epoch:
                 continue
             path = self.rng.choice(["/", "/pricing", "/blog/health-scores", "/signup"])
-            yield WEB_KEY, {
-                "type": "page",
-                "messageId": self._next_id(),
-                "anonymousId": f"anon-{self.rng.randint(1, 10**9):09d}",
-                "timestamp": self._iso(moment),
-                "name": "Marketing",
-                "properties": {"path": path, "url": f"https://northwind.example{path}"},
-                "context": {"library": _LIBRARY},
-            }
+            yield (
+                WEB_KEY,
+                {
+                    "type": "page",
+                    "messageId": self._next_id(),
+                    "anonymousId": f"anon-{self.rng.randint(1, 10**9):09d}",
+                    "timestamp": self._iso(moment),
+                    "name": "Marketing",
+                    "properties": {"path": path, "url": f"https://northwind.example{path}"},
+                    "context": {"library": _LIBRARY},
+                },
+            )
 
 
 def demo_messages(

@@ -238,7 +238,15 @@ def _store(*, product: Product, messages: list[tuple[int, NormalizedMessage]]) -
             ) ON COMMIT DROP
             """
         )
-        with cursor.copy(f"COPY ingest_stage ({', '.join(_STAGE_COLUMNS)}) FROM STDIN") as copy:
+        # Event ids in arrival order (messages at the same instant are ordered by them),
+        # taken from the events' identity sequence in one round trip.
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence('ingestion_event', 'id'))"
+            " FROM generate_series(1, %s)",
+            [len(messages)],
+        )
+        event_ids = [row[0] for row in cursor.fetchall()]
+        with cursor.copy(f"COPY ingest_stage ({', '.join(_STAGE_COLUMNS)}, id) FROM STDIN") as copy:
             for seq, (_, m) in enumerate(messages):
                 copy.write_row(
                     (
@@ -255,6 +263,7 @@ def _store(*, product: Product, messages: list[tuple[int, NormalizedMessage]]) -
                         m.event_name,
                         m.warning,
                         m.raw.decode("utf-8").replace("\\u0000", ""),
+                        event_ids[seq],
                     )
                 )
 
@@ -285,7 +294,10 @@ def _store(*, product: Product, messages: list[tuple[int, NormalizedMessage]]) -
         )
         _upsert_people(cursor, org_id=org_id, product_id=product_id)
         _insert_events(cursor, org_id=org_id, product_id=product_id)
-        _reattribute(cursor, org_id=org_id, timezone_name=timezone_name)
+        has_memberships = any(
+            m.type_code in (4, 5) and m.user_id and m.group_id for _, m in messages
+        )
+        _reattribute(cursor, org_id=org_id, timezone_name=timezone_name, needed=has_memberships)
         _mark_touched_days(cursor, org_id=org_id, product_id=product_id, tz=timezone_name)
         _merge_traits(cursor, org_id=org_id)
     return fresh_ids
@@ -329,17 +341,6 @@ def _upsert_people(cursor: Any, *, org_id: int, product_id: int) -> None:
         ON CONFLICT (product_id, kind, name) DO NOTHING
         """,
         [org_id, product_id],
-    )
-    # Event ids in arrival order: messages at the same instant are ordered by them.
-    cursor.execute(
-        """
-        UPDATE ingest_stage s SET id = ids.id
-        FROM (
-            SELECT seq, nextval(pg_get_serial_sequence('ingestion_event', 'id')) AS id
-            FROM (SELECT seq FROM ingest_stage ORDER BY seq) ordered
-        ) ids
-        WHERE s.seq = ids.seq
-        """
     )
     cursor.execute(
         """
@@ -425,42 +426,67 @@ def _insert_events(cursor: Any, *, org_id: int, product_id: int) -> None:
     )
 
 
-def _reattribute(cursor: Any, *, org_id: int, timezone_name: str) -> None:
+def _reattribute(cursor: Any, *, org_id: int, timezone_name: str, needed: bool) -> None:
     """A membership that arrives late changes the account of that user's other events.
 
     Only events from the new membership's time on can change, or all of them when it is
     the user's earliest (rule 3). Every product of the organization is affected, since
-    memberships are organization-wide.
+    memberships are organization-wide. The days of changed events are kept in
+    ingest_reattributed for the touched-day marks.
     """
-    attribution = _ATTRIBUTION.format(ctx="NULL", user="e.user_pk", time="e.event_time")
     cursor.execute(
-        f"""
-        CREATE TEMP TABLE ingest_reattributed ON COMMIT DROP AS
-        WITH changed_users AS (
-            SELECT s.user_pk,
-                   min(CASE WHEN EXISTS (
-                           SELECT 1 FROM ingestion_accountmembership older
-                           WHERE older.user_id = s.user_pk
-                             AND (older.event_time, older.event_id) < (s.event_time, s.id))
-                       THEN s.event_time ELSE '-infinity'::timestamptz END) AS since
+        "CREATE TEMP TABLE ingest_reattributed (product_id bigint, day date) ON COMMIT DROP"
+    )
+    if not needed:
+        return
+    cursor.execute(
+        """
+        SELECT user_pk, CASE WHEN bool_and(has_older) THEN min(event_time) END
+        FROM (
+            SELECT s.user_pk, s.event_time, EXISTS (
+                       SELECT 1 FROM ingestion_accountmembership older
+                       WHERE older.user_id = s.user_pk
+                         AND (older.event_time, older.event_id) < (s.event_time, s.id)
+                   ) AS has_older
             FROM ingest_stage s
             WHERE s.type IN (4, 5) AND s.user_pk IS NOT NULL AND s.group_pk IS NOT NULL
-            GROUP BY s.user_pk
+        ) memberships
+        GROUP BY user_pk
+        """
+    )
+    # since is NULL when the membership is the user's earliest: all their events may change.
+    changed = cursor.fetchall()
+    if not changed:
+        return
+    attribution = _ATTRIBUTION.format(ctx="NULL", user="e.user_pk", time="e.event_time")
+    # `user_pk = ANY(...)` with the users listed lets each partition use its user index.
+    cursor.execute(
+        f"""
+        WITH changed_users AS (
+            SELECT * FROM unnest(%(users)s::bigint[], %(since)s::timestamptz[])
+                AS c(user_pk, since)
         ),
         updated AS (
             UPDATE ingestion_event e
             SET account_pk = {attribution}
             FROM changed_users c
-            WHERE e.user_pk = c.user_pk AND e.event_time >= c.since
+            WHERE e.user_pk = ANY(%(users)s::bigint[])
+              AND e.user_pk = c.user_pk
+              AND e.event_time >= coalesce(c.since, '-infinity'::timestamptz)
               AND e.type IN (1, 2, 3) AND e.context_account_pk IS NULL
-              AND e.organization_id = %s
-              AND e.id NOT IN (SELECT id FROM ingest_stage)
+              AND e.organization_id = %(org)s
               AND e.account_pk IS DISTINCT FROM {attribution}
             RETURNING e.product_id, e.event_time
         )
-        SELECT DISTINCT product_id, (event_time AT TIME ZONE %s)::date AS day FROM updated
+        INSERT INTO ingest_reattributed
+        SELECT DISTINCT product_id, (event_time AT TIME ZONE %(tz)s)::date FROM updated
         """,
-        [org_id, timezone_name],
+        {
+            "users": [user_pk for user_pk, _ in changed],
+            "since": [since for _, since in changed],
+            "org": org_id,
+            "tz": timezone_name,
+        },
     )
 
 

@@ -45,13 +45,29 @@ def health_snapshot(product_id: int, as_of: date | str) -> list[tuple]:
             """,
             [product_id, as_of],
         )
-        rows = [json.dumps(json.loads(row[0]), sort_keys=True) for row in cursor.fetchall()]
+        rows = [_canonical(json.loads(row[0])) for row in cursor.fetchall()]
         cursor.execute(
             "SELECT summary FROM health_portfoliohealth WHERE product_id = %s AND as_of = %s",
             [product_id, as_of],
         )
         summary = cursor.fetchone()
-    return [*rows, summary[0] if summary else None]
+    return [*rows, _canonical(json.loads(summary[0])) if summary else None]
+
+
+def _canonical(value: Any) -> str:
+    """JSON text with floats rounded well inside the spec's 1e-6: sums and means may
+    differ in their last bits with the order a plan adds them in."""
+
+    def rounded(item: Any) -> Any:
+        if isinstance(item, float):
+            return round(item, 9)
+        if isinstance(item, dict):
+            return {key: rounded(val) for key, val in item.items()}
+        if isinstance(item, list):
+            return [rounded(val) for val in item]
+        return item
+
+    return json.dumps(rounded(value), sort_keys=True)
 
 
 def stored_events(product_id: int) -> list[tuple]:

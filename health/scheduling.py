@@ -1,0 +1,130 @@
+"""When each product's nightly health run is due, and recovering runs that got lost.
+
+Both are cross-tenant jobs (beat calls them for every organization), so they read through
+the explicit `dangerously_unscoped` managers and hand each run to the queue by id; the
+task enters the run's tenant scope.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from health.models import HealthRun
+from health.services import (
+    MAX_ATTEMPTS,
+    health_product_lock_free,
+    health_recompute_enqueue,
+    health_run_abandon,
+    health_run_send_on_commit,
+)
+from vitals.tenancy.models import Product
+
+# A few minutes' grace after local midnight for the day's last events to arrive.
+DAY_CLOSES_AT = time(0, 5)
+# A run queued this long ago that no worker started was lost with the queue (or its busy
+# retries ran out): send it again. Longer than the busy back-off in health/tasks.py.
+QUEUED_STALE_AFTER = timedelta(minutes=30)
+# Past the task's hard time limit the worker has killed it; this much more for clock skew.
+RUNNING_GRACE = timedelta(minutes=5)
+
+# Advisory lock keys (namespace, key): one scheduler and one sweeper at a time.
+_LOCK_NAMESPACE = 7_310_003
+_DUE_LOCK = 1
+_SWEEP_LOCK = 2
+
+
+def health_as_of_due(*, timezone_name: str, now: datetime) -> date | None:
+    """The as-of day whose run is due at `now` in that time zone: local yesterday once the
+    local clock reads 00:05, None before (SPEC section 4)."""
+    local = now.astimezone(ZoneInfo(timezone_name))
+    if local.time() < DAY_CLOSES_AT:
+        return None
+    return local.date() - timedelta(days=1)
+
+
+@transaction.atomic
+def health_runs_due(now: datetime | None = None) -> list[HealthRun]:
+    """Queue the run of local yesterday for every product that has none yet.
+
+    A queued, running or done run counts as having one; failed runs are retried until
+    MAX_ATTEMPTS have failed. Idempotent, and two beat processes calling it at once queue
+    each run once: the second waits on the lock, then sees the first one's rows.
+    """
+    now = now or timezone.now()
+    _lock(_DUE_LOCK)
+    due: dict[int, tuple[Product, date]] = {}
+    for product in Product.dangerously_unscoped.select_related("organization").order_by(
+        "organization_id", "pk"
+    ):
+        as_of = health_as_of_due(timezone_name=product.organization.timezone, now=now)
+        if as_of is not None:
+            due[product.pk] = (product, as_of)
+    if not due:
+        return []
+
+    has_run: set[int] = set()
+    failed: Counter[int] = Counter()
+    existing = HealthRun.dangerously_unscoped.filter(
+        product_id__in=due, as_of__in={as_of for _, as_of in due.values()}
+    ).values_list("product_id", "as_of", "status")
+    for product_id, as_of, status in existing:
+        if due[product_id][1] != as_of:
+            continue
+        if status == HealthRun.Status.FAILED:
+            failed[product_id] += 1
+        else:
+            has_run.add(product_id)
+    return [
+        health_recompute_enqueue(product=product, as_of=as_of)
+        for product_id, (product, as_of) in due.items()
+        if product_id not in has_run and failed[product_id] < MAX_ATTEMPTS
+    ]
+
+
+@transaction.atomic
+def health_runs_sweep(now: datetime | None = None) -> list[HealthRun]:
+    """Recover runs a worker or the queue lost; returns the runs (re)sent to the queue.
+
+    - "running" for longer than the task's hard time limit, with nobody holding the
+      product's lock: its worker died. It is marked failed and its next attempt queued.
+    - "queued" for longer than QUEUED_STALE_AFTER: its message was lost (a wiped Redis,
+      busy retries that ran out). It is sent again; a duplicate delivery finds it done.
+    """
+    now = now or timezone.now()
+    _lock(_SWEEP_LOCK)
+    time_limit = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    sent: dict[int, HealthRun] = {}
+    # Read before replacing dead runs: their next attempts were just sent.
+    stale_queued = list(
+        HealthRun.dangerously_unscoped.filter(
+            status=HealthRun.Status.QUEUED, queued_at__lt=now - QUEUED_STALE_AFTER
+        ).order_by("pk")
+    )
+    stale_running = (
+        HealthRun.dangerously_unscoped.select_related("product__organization")
+        .filter(status=HealthRun.Status.RUNNING, started_at__lt=now - time_limit - RUNNING_GRACE)
+        .order_by("pk")
+    )
+    for run in stale_running:
+        # A compute_health command has no time limit: a held lock means it is still going.
+        if not health_product_lock_free(product_id=run.product_id):
+            continue
+        reason = f"still running past the {time_limit} time limit; its worker died"
+        next_run = health_run_abandon(run=run, reason=reason)
+        if next_run is not None:
+            sent[next_run.pk] = next_run
+    for run in stale_queued:
+        health_run_send_on_commit(run_id=run.pk)
+        sent[run.pk] = run
+    return list(sent.values())
+
+
+def _lock(key: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_NAMESPACE, key])
