@@ -5,19 +5,35 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from ingestion.file_import import file_ingest
+from ingestion.file_import import (
+    FORMATS,
+    FileFormatError,
+    file_format,
+    file_ingest,
+    file_progress_total,
+)
 from vitals.tenancy.models import Organization
 from vitals.tenancy.scope import tenant_scope
 from vitals.tenancy.selectors import product_in_scope
 
 
 class Command(BaseCommand):
-    help = "Ingest a file of Segment messages (JSONL) into a product."
+    help = (
+        "Ingest a file of Segment messages into a product: JSONL, CSV or Parquet,"
+        " Segment-shaped or a warehouse export (see docs/file-import.md)."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("path", type=Path)
         parser.add_argument("--org", required=True, help="organization slug")
         parser.add_argument("--product", required=True, help="product key")
+        parser.add_argument(
+            "--format",
+            dest="fmt",
+            choices=("auto", *FORMATS),
+            default="auto",
+            help="file format; auto: .csv is CSV, .parquet/.pq Parquet, anything else JSONL",
+        )
         parser.add_argument("--chunk-size", type=int, default=5000)
         parser.add_argument("--no-progress", action="store_true")
 
@@ -31,10 +47,15 @@ class Command(BaseCommand):
         if product_obj is None:
             raise CommandError(f"No product {product!r} in organization {org!r}")
 
+        fmt = file_format(path, options["fmt"])
+        try:
+            total, unit = file_progress_total(path=path, fmt=fmt)
+        except FileFormatError as exc:
+            raise CommandError(f"{path}: {exc}") from exc
         progress = tqdm(
-            total=path.stat().st_size,
-            unit="B",
-            unit_scale=True,
+            total=total,
+            unit=unit,
+            unit_scale=unit == "B",
             desc=path.name,
             disable=options["no_progress"],
             file=self.stderr._out,
@@ -43,6 +64,7 @@ class Command(BaseCommand):
             result = file_ingest(
                 product=product_obj,
                 path=path,
+                fmt=fmt,
                 chunk_size=options["chunk_size"],
                 on_progress=progress.update,
             )
@@ -50,6 +72,5 @@ class Command(BaseCommand):
             if outcome.status == "rejected":
                 self.stdout.write(f"line {outcome.index}: rejected: {outcome.reason}")
         self.stdout.write(
-            f"accepted {result.accepted}, rejected {result.rejected}, "
-            f"duplicate {result.duplicate}"
+            f"accepted {result.accepted}, rejected {result.rejected}, duplicate {result.duplicate}"
         )

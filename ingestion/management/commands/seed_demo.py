@@ -11,11 +11,10 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from health.catalog import config_import
-from health.engine import Windows, daily_activity_rebuild, sessions_rebuild
 from health.services import health_compute
 from ingestion.demo_data import MOBILE_KEY, ORG_SLUG, WEB_KEY, catalog_config, demo_messages
 from ingestion.services import SOURCE_FILE, IngestResult, RawItem, messages_ingest
@@ -39,7 +38,6 @@ INGEST_TABLES = (
     "ingestion_traitschange",
 )
 ANALYZE_AFTER_CHUNKS = {1, 4, 16, 64, 256}  # statistics stay within 4x of the truth
-ROLLUP_TABLES = ("health_daily_activity", "health_session")
 
 
 def _analyze(tables: tuple[str, ...]) -> None:
@@ -90,16 +88,6 @@ class Command(BaseCommand):
         yesterday = timezone.now().astimezone(organization.tzinfo).date() - timedelta(days=1)
         for product in products.values():
             with tenant_scope(organization, product):
-                # Fill the first rollup layer once and analyze it, so the full computation
-                # below plans its joins on real row counts (see INGEST_TABLES).
-                with transaction.atomic():
-                    daily_activity_rebuild(product=product, days=None)
-                    sessions_rebuild(
-                        product=product,
-                        windows=Windows.for_day(yesterday, organization.timezone),
-                        touched_days=None,
-                    )
-                _analyze(ROLLUP_TABLES)
                 health_compute(product=product, as_of=yesterday, full=True)
         self.stdout.write(f"Health computed as of {yesterday} ({time.monotonic() - started:.1f}s).")
         self._print_logins()
