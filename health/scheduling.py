@@ -49,7 +49,7 @@ def health_as_of_due(*, timezone_name: str, now: datetime) -> date | None:
 
 
 @transaction.atomic
-def health_runs_due(now: datetime | None = None) -> list[HealthRun]:
+def health_runs_due(*, now: datetime | None = None) -> list[HealthRun]:
     """Queue the run of local yesterday for every product that has none yet.
 
     A queued, running or done run counts as having one; failed runs are retried until
@@ -88,7 +88,7 @@ def health_runs_due(now: datetime | None = None) -> list[HealthRun]:
 
 
 @transaction.atomic
-def health_runs_sweep(now: datetime | None = None) -> list[HealthRun]:
+def health_runs_sweep(*, now: datetime | None = None) -> list[HealthRun]:
     """Recover runs a worker or the queue lost; returns the runs (re)sent to the queue.
 
     - "running" for longer than the task's hard time limit, with nobody holding the
