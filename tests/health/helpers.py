@@ -6,10 +6,15 @@ from io import StringIO
 from pathlib import Path
 from typing import Any
 
+import orjson
 from django.core.management import call_command
 from django.db import connection
+from django.utils import timezone
 
 from health.conformance import fixture_dirs
+from ingestion.services import RawItem, messages_ingest
+from vitals.tenancy.models import Product
+from vitals.tenancy.services import organization_create, product_create
 
 
 def fixture(name: str) -> Path:
@@ -80,3 +85,59 @@ def stored_events(product_id: int) -> list[tuple]:
             [product_id],
         )
         return cursor.fetchall()
+
+
+AS_OF = date(2026, 6, 14)
+
+
+def org_product(slug: str, timezone_name: str) -> Product:
+    organization = organization_create(slug=slug, name=slug.upper(), timezone_name=timezone_name)
+    return product_create(organization=organization, key="app", name=f"{slug} app")
+
+
+def ingest_activity(product: Product) -> None:
+    """Two users of one account, active on a few days before AS_OF."""
+    messages: list[dict] = [
+        {
+            "type": "group",
+            "userId": user,
+            "groupId": "acc-1",
+            "messageId": f"g-{user}",
+            "timestamp": "2026-06-01T09:00:00Z",
+        }
+        for user in ("u1", "u2")
+    ]
+    messages += [
+        {
+            "type": "track",
+            "userId": user,
+            "event": "Report Exported",
+            "messageId": f"t-{user}-{day}",
+            "timestamp": f"2026-06-{day:02d}T10:00:00Z",
+        }
+        for user in ("u1", "u2")
+        for day in (2, 5, 9, 13)
+    ]
+    items = [
+        RawItem(index=i, message=message, raw=orjson.dumps(message))
+        for i, message in enumerate(messages)
+    ]
+    result = messages_ingest(
+        product=product, items=items, received_at=timezone.now(), source="test"
+    )
+    assert result.accepted == len(messages)
+
+
+def subprocess_database_url() -> str:
+    """The pytest-django test database, for subprocesses that must see the test's rows."""
+    from urllib.parse import quote
+
+    db = connection.settings_dict
+    user = quote(db["USER"] or "", safe="")
+    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
+    credentials = f"{user}{password}@" if user else ""
+    host = db["HOST"] or ""
+    if host.startswith("/"):  # a socket directory
+        return f"postgres://{credentials}/{db['NAME']}?host={quote(host, safe='')}"
+    port = f":{db['PORT']}" if db["PORT"] else ""
+    return f"postgres://{credentials}{host}{port}/{db['NAME']}"

@@ -11,27 +11,22 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 import psycopg
 import pytest
-from django.db import connection
 
-from tests.health.helpers import command, compute, fixture, health_snapshot, ingest_file
+from tests.health.helpers import (
+    command,
+    compute,
+    fixture,
+    health_snapshot,
+    ingest_file,
+    subprocess_database_url,
+)
 from vitals.tenancy.models import Product
 
 ROOT = Path(__file__).resolve().parents[2]
 AS_OF = "2026-10-31"
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    host = db["HOST"] or ""
-    user = quote(db["USER"] or "")
-    password = f":{quote(db['PASSWORD'])}" if db["PASSWORD"] else ""
-    if host.startswith("/"):
-        return f"postgresql://{user}{password}@/{db['NAME']}?host={quote(host)}"
-    return f"postgresql://{user}{password}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 def wait_for(predicate, seconds: float, what: str) -> None:
@@ -73,7 +68,7 @@ def test_it_keeps_the_previous_results_live_when_a_run_is_killed(tmp_path):
     )
     ingest_file(late, "basic", "app")
 
-    url = database_url()
+    url = subprocess_database_url()
     application = "vitals-killed-run"
     env = {**os.environ, "DATABASE_URL": url, "PGAPPNAME": application, "DB_CONN_MAX_AGE": "0"}
     blocker = psycopg.connect(url, autocommit=False)

@@ -6,7 +6,6 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
-import orjson
 import psycopg
 import pytest
 from django.db import connection
@@ -17,55 +16,13 @@ from health.models import AccountHealth, HealthRun
 from health.scheduling import health_runs_due, health_runs_sweep
 from health.services import MAX_ATTEMPTS, health_recompute_enqueue
 from health.tasks import health_run_task
-from ingestion.services import RawItem, messages_ingest
-from tests.health.helpers import command
+from tests.health.helpers import AS_OF, command, ingest_activity, org_product
 from vitals.celery import app
 from vitals.tenancy.models import Product
-from vitals.tenancy.services import organization_create, product_create
-
-AS_OF = date(2026, 6, 14)
 
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-def org_product(slug: str, timezone_name: str) -> Product:
-    organization = organization_create(slug=slug, name=slug.upper(), timezone_name=timezone_name)
-    return product_create(organization=organization, key="app", name=f"{slug} app")
-
-
-def ingest_activity(product: Product) -> None:
-    """Two users of one account, active on a few days before AS_OF."""
-    messages: list[dict] = [
-        {
-            "type": "group",
-            "userId": user,
-            "groupId": "acc-1",
-            "messageId": f"g-{user}",
-            "timestamp": "2026-06-01T09:00:00Z",
-        }
-        for user in ("u1", "u2")
-    ]
-    messages += [
-        {
-            "type": "track",
-            "userId": user,
-            "event": "Report Exported",
-            "messageId": f"t-{user}-{day}",
-            "timestamp": f"2026-06-{day:02d}T10:00:00Z",
-        }
-        for user in ("u1", "u2")
-        for day in (2, 5, 9, 13)
-    ]
-    items = [
-        RawItem(index=i, message=message, raw=orjson.dumps(message))
-        for i, message in enumerate(messages)
-    ]
-    result = messages_ingest(
-        product=product, items=items, received_at=timezone.now(), source="test"
-    )
-    assert result.accepted == len(messages)
 
 
 def runs() -> set[tuple[str, date, str]]:

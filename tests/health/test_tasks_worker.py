@@ -11,15 +11,14 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
-from django.db import connection
 
 from health.models import AccountHealth, HealthRun
 from health.services import health_recompute_enqueue
-from tests.health.test_scheduling import AS_OF, ingest_activity, org_product
+from tests.health.helpers import AS_OF, ingest_activity, org_product, subprocess_database_url
 from vitals.celery import app
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -41,19 +40,6 @@ class Worker:
 def _test_redis_url() -> str:
     parts = urlsplit(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
     return urlunsplit(parts._replace(path=f"/{TEST_REDIS_DB}"))
-
-
-def _test_database_url() -> str:
-    """The pytest-django test database, which the worker must use to see the test's rows."""
-    db = connection.settings_dict
-    user = quote(db["USER"] or "", safe="")
-    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
-    credentials = f"{user}{password}@" if user else ""
-    host = db["HOST"] or ""
-    if host.startswith("/"):  # a socket directory
-        return f"postgres://{credentials}/{db['NAME']}?host={quote(host, safe='')}"
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    return f"postgres://{credentials}{host}{port}/{db['NAME']}"
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -98,7 +84,7 @@ def worker(transactional_db, tmp_path: Path) -> Iterator[Worker]:
         **os.environ,
         "REDIS_URL": redis_url,
         "CELERY_TASK_ALWAYS_EAGER": "0",
-        "DATABASE_URL": _test_database_url(),
+        "DATABASE_URL": subprocess_database_url(),
         "DB_CONN_MAX_AGE": "0",
         "DJANGO_SETTINGS_MODULE": "vitals.settings",
         "PYTHONUNBUFFERED": "1",
