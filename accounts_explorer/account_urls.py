@@ -1,0 +1,3 @@
+"""Account drill-down and user pages (under /o/<org>/p/<product>/)."""
+
+urlpatterns: list = []
