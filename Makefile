@@ -40,3 +40,21 @@ demo-smoke: $(STAMP)
 
 conformance: $(STAMP)
 	$(PY) scripts/conformance.py
+
+.PHONY: bench-health bench-ingest
+
+# Benchmarks on the database in DATABASE_URL (use a scratch one): figures in docs/benchmarks.md.
+bench-health: $(STAMP)
+	$(PY) manage.py migrate --noinput
+	$(PY) benchmarks/bench_health.py $(BENCH_ARGS)
+
+bench-ingest: $(STAMP)
+	$(PY) manage.py migrate --noinput
+	$(PY) benchmarks/bench_ingest.py $(BENCH_ARGS)
+
+.PHONY: bench-ui
+
+# Explorer server time at 100,000 accounts (seeded once into DATABASE_URL, then reused).
+bench-ui: $(STAMP)
+	$(PY) manage.py migrate --noinput
+	$(PY) benchmarks/bench_ui.py $(BENCH_ARGS)

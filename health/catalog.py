@@ -51,6 +51,18 @@ def _validate_rule(rule: Any, feature_key: str) -> dict[str, str]:
     return {kind: value}
 
 
+def validate_rules(rules: Any, *, feature_key: str) -> list[dict[str, str]]:
+    """A feature's match rules, cleaned: at least one, each {"event": name} or {"page": glob}."""
+    if not isinstance(rules, list) or not rules:
+        raise ConfigError(f"feature {feature_key!r}: give at least one match rule")
+    cleaned: list[dict[str, str]] = []
+    for rule in rules:
+        valid = _validate_rule(rule, feature_key)
+        if valid not in cleaned:
+            cleaned.append(valid)
+    return cleaned
+
+
 def validate_core_items(items: Any) -> list[dict[str, str]]:
     if not isinstance(items, list):
         raise ConfigError("core_items must be a list")

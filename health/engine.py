@@ -454,31 +454,31 @@ window_activity AS (
     SELECT account_pk, user_pk, event_key_id, events FROM health_daily_activity
     WHERE product_id = %(product)s AND day BETWEEN %(w_start)s AND %(w_end)s
 ),
-current_account AS (
+current_account AS MATERIALIZED (
     -- a user's current account: the latest membership up to the end of the as-of day
     SELECT DISTINCT ON (m.user_id) m.user_id AS user_pk, m.account_id AS account_pk
     FROM ingestion_accountmembership m
     WHERE m.organization_id = %(org)s AND m.event_time < %(cutoff)s
     ORDER BY m.user_id, m.event_time DESC, m.event_id DESC
 ),
-history_members AS (
+history_members AS MATERIALIZED (
     SELECT DISTINCT d.account_pk, d.user_pk
     FROM health_daily_activity d
     JOIN current_account c ON c.user_pk = d.user_pk AND c.account_pk = d.account_pk
     WHERE d.product_id = %(product)s AND d.day BETWEEN %(h_start)s AND %(as_of)s
 ),
-window_user_items AS (
+window_user_items AS MATERIALIZED (
     SELECT a.account_pk, a.user_pk, count(DISTINCT ki.item) AS items_used
     FROM window_activity a JOIN key_items ki USING (event_key_id)
     GROUP BY a.account_pk, a.user_pk
 ),
-window_user_core_events AS (
+window_user_core_events AS MATERIALIZED (
     -- an event counts once however many core items its features fall in
     SELECT account_pk, user_pk, sum(events) AS core_events
     FROM window_activity WHERE event_key_id IN (SELECT event_key_id FROM core_keys)
     GROUP BY account_pk, user_pk
 ),
-user_sessions AS (
+user_sessions AS MATERIALIZED (
     SELECT account_pk, user_pk,
            count(*) FILTER (WHERE day BETWEEN %(w_start)s AND %(w_end)s) AS visits,
            count(*) AS visits_lifetime
@@ -486,7 +486,7 @@ user_sessions AS (
     WHERE product_id = %(product)s AND account_pk IS NOT NULL AND day <= %(as_of)s
     GROUP BY account_pk, user_pk
 ),
-member_usage AS (
+member_usage AS MATERIALIZED (
     SELECT h.account_pk, h.user_pk, u.external_id,
            coalesce(wi.items_used, 0) AS items_used,
            coalesce(wc.core_events, 0) AS core_events,
@@ -498,7 +498,7 @@ member_usage AS (
     LEFT JOIN window_user_core_events wc USING (account_pk, user_pk)
     LEFT JOIN user_sessions us USING (account_pk, user_pk)
 ),
-users_lists AS (
+users_lists AS MATERIALIZED (
     SELECT account_pk,
            jsonb_agg(jsonb_build_object(
                'user_id', external_id, 'core_items', items_used, 'core_events', core_events,
@@ -507,48 +507,48 @@ users_lists AS (
            jsonb_agg(external_id ORDER BY visits DESC, external_id) AS by_visits
     FROM member_usage GROUP BY account_pk
 ),
-computed_accounts AS (
+computed_accounts AS MATERIALIZED (
     SELECT account_id AS account_pk FROM health_accounthealth
     WHERE product_id = %(product)s AND as_of = %(as_of)s
 ),
-feature_events AS (
+feature_events AS MATERIALIZED (
     SELECT a.account_pk, fk.feature_id, sum(a.events) AS events
     FROM window_activity a JOIN feature_keys fk USING (event_key_id)
     GROUP BY a.account_pk, fk.feature_id
 ),
-feature_counts AS (
+feature_counts AS MATERIALIZED (
     SELECT c.account_pk, f.key, coalesce(fe.events, 0) AS events
     FROM computed_accounts c
     CROSS JOIN health_feature f
     LEFT JOIN feature_events fe ON fe.account_pk = c.account_pk AND fe.feature_id = f.id
     WHERE f.product_id = %(product)s
 ),
-key_modules AS (
+key_modules AS MATERIALIZED (
     SELECT DISTINCT fk.event_key_id, m.path
     FROM feature_keys fk
     JOIN health_feature f ON f.id = fk.feature_id
     JOIN health_module m ON m.product_id = %(product)s
         AND (f.module_path = m.path OR f.module_path LIKE m.path || '/%%')
 ),
-module_events AS (
+module_events AS MATERIALIZED (
     SELECT a.account_pk, km.path, sum(a.events) AS events
     FROM window_activity a JOIN key_modules km USING (event_key_id)
     GROUP BY a.account_pk, km.path
 ),
-module_counts AS (
+module_counts AS MATERIALIZED (
     SELECT c.account_pk, m.path, coalesce(me.events, 0) AS events
     FROM computed_accounts c
     CROSS JOIN health_module m
     LEFT JOIN module_events me ON me.account_pk = c.account_pk AND me.path = m.path
     WHERE m.product_id = %(product)s
 ),
-feature_lists AS (
+feature_lists AS MATERIALIZED (
     SELECT account_pk,
            jsonb_agg(jsonb_build_array(key, events) ORDER BY events DESC, key) AS features,
            coalesce(jsonb_agg(key ORDER BY key) FILTER (WHERE events = 0), '[]') AS zero
     FROM feature_counts GROUP BY account_pk
 ),
-module_lists AS (
+module_lists AS MATERIALIZED (
     SELECT account_pk,
            jsonb_agg(jsonb_build_array(path, events) ORDER BY events DESC, path) AS modules,
            coalesce(jsonb_agg(path ORDER BY path) FILTER (WHERE events = 0), '[]') AS zero
@@ -729,6 +729,10 @@ def health_compute_sql(*, product: Product, as_of: date, full: bool) -> int:
     sessions_rebuild(product=product, windows=windows, touched_days=None if full else touched_days)
     _analyze_if_stale(full=full)
     rows = account_health_rebuild(product=product, windows=windows, settings=settings)
+    # The drill-down and portfolio join this as-of day's rows; unanalyzed, a new day looks
+    # like one row and the planner nests loops over every account.
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE health_accounthealth")
     drilldown_rebuild(product=product, windows=windows)
     portfolio_rebuild(product=product, windows=windows, settings=settings)
     return rows

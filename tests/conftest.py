@@ -17,6 +17,22 @@ from vitals.tenancy.services import (
 
 
 @pytest.fixture(autouse=True)
+def eager_tasks():
+    """Celery tasks run in-process in tests, whatever REDIS_URL says; tests of a real worker
+    switch this off themselves. Celery copies Django's settings when it first reads them,
+    so the pytest-django `settings` fixture no longer reaches it: change Celery's conf."""
+    from vitals.celery import app
+
+    changes = {"task_always_eager": True, "task_eager_propagates": True}
+    previous = {key: app.conf.get(key) for key in changes}
+    app.conf.update(changes)
+    try:
+        yield
+    finally:
+        app.conf.update(previous)
+
+
+@pytest.fixture(autouse=True)
 def plain_static_storage(settings):
     """Pages render without a collectstatic manifest; prod-smoke covers the manifest."""
     settings.STORAGES = {

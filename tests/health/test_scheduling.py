@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import psycopg
@@ -17,7 +16,6 @@ from health.scheduling import health_runs_due, health_runs_sweep
 from health.services import MAX_ATTEMPTS, health_recompute_enqueue
 from health.tasks import health_run_task
 from tests.health.helpers import AS_OF, command, ingest_activity, org_product
-from vitals.celery import app
 from vitals.tenancy.models import Product
 
 
@@ -30,22 +28,6 @@ def runs() -> set[tuple[str, date, str]]:
         (run.product.organization.slug, run.as_of, run.status)
         for run in HealthRun.dangerously_unscoped.select_related("product__organization")
     }
-
-
-@pytest.fixture
-def eager_tasks() -> Iterator[None]:
-    """Tasks run in-process, whatever REDIS_URL says.
-
-    Celery copies Django's settings object when it first reads its configuration, so the
-    pytest-django `settings` fixture no longer reaches it: change Celery's own conf.
-    """
-    changes = {"task_always_eager": True, "task_eager_propagates": True}
-    previous = {key: app.conf.get(key) for key in changes}
-    app.conf.update(changes)
-    try:
-        yield
-    finally:
-        app.conf.update(previous)
 
 
 @pytest.fixture
