@@ -130,6 +130,9 @@ def test_it_changes_thresholds_and_core_items_and_the_bands_follow(
     assert (before.health, round(before.product_score, 1)) == ("Healthy", 70.8)
 
     login(page, email="alice@acme.test", password=PASSWORDS["alice"])
+    # The explorer shows the account as Healthy before the change.
+    page.goto("/o/acme/p/app/?last_seen=all")
+    expect(page.get_by_test_id("accounts-table")).to_contain_text("Healthy")
     page.goto("/o/acme/settings/")
     page.get_by_label("Settings sections").get_by_role("link", name="Account settings").click()
     expect(page).to_have_url(re.compile(r"/o/acme/settings/products/app/$"))
@@ -208,6 +211,12 @@ def test_it_changes_thresholds_and_core_items_and_the_bands_follow(
     # CFU (2 + 1) / 2 / 2 = 75 %, score (75 + 41.7) / 2 = 58.3: Neutral under 50/70.
     after = account_health(computed)
     assert (after.health, round(after.product_score, 1)) == ("Neutral", 58.3)
+    # ... and the explorer shows the new band.
+    page.goto("/o/acme/p/app/?last_seen=all")
+    table = page.get_by_test_id("accounts-table")
+    expect(table).to_contain_text("Neutral")
+    expect(table).not_to_contain_text("Healthy")
+    screenshot(page, "settings-explorer-after")
     # The refused save answered 422 on purpose (Chromium logs it); nothing else went wrong.
     unexpected = [error for error in page_problems.errors if "status of 422" not in error]
     assert unexpected == []
