@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -11,11 +10,12 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
 from celery import Celery
+
+from tests.workers import redis_url_for_db, stop_process_group
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Its own Redis database, so a developer's worker on /0 never takes the test's task.
@@ -35,32 +35,9 @@ class Worker:
         return self.log_path.read_text(errors="replace")
 
 
-def _test_redis_url() -> str:
-    parts = urlsplit(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
-    return urlunsplit(parts._replace(path=f"/{TEST_REDIS_DB}"))
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the worker's process group (it has a pool child), SIGKILL if it lingers."""
-    for sig, wait in ((signal.SIGTERM, STOP_SECONDS), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=wait)
-            # The leader is gone; a pool child it left behind goes with the group.
-            os.killpg(process.pid, signal.SIGKILL)
-        except subprocess.TimeoutExpired:
-            continue
-        except ProcessLookupError:
-            pass
-        return
-
-
 @pytest.fixture
 def worker(tmp_path: Path) -> Iterator[Worker]:
-    redis_url = _test_redis_url()
+    redis_url = redis_url_for_db(TEST_REDIS_DB)
     try:
         redis.Redis.from_url(redis_url, socket_timeout=3, socket_connect_timeout=3).ping()
     except redis.RedisError as exc:
@@ -90,7 +67,7 @@ def worker(tmp_path: Path) -> Iterator[Worker]:
     try:
         yield Worker(process=process, log_path=log_path, redis_url=redis_url, queue=queue)
     finally:
-        _stop(process)
+        stop_process_group(process, grace=STOP_SECONDS)
 
 
 def test_it_answers_ping_through_redis_from_a_real_worker(worker: Worker) -> None:

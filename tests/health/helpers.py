@@ -141,3 +141,26 @@ def subprocess_database_url() -> str:
         return f"postgres://{credentials}/{db['NAME']}?host={quote(host, safe='')}"
     port = f":{db['PORT']}" if db["PORT"] else ""
     return f"postgres://{credentials}{host}{port}/{db['NAME']}"
+
+
+def basic_computed(as_of: str = "2026-10-31") -> Product:
+    """The `basic` conformance fixture imported, ingested and computed as of `as_of`."""
+    command("import_config", str(fixture("basic") / "config.json"))
+    ingest_file(fixture("basic") / "events.jsonl", "basic", "app")
+    compute("basic", "app", as_of)
+    return Product.dangerously_unscoped.get(organization__slug="basic", key="app")
+
+
+def ingest_late_group(tmp_path: Path, *, message_id: str) -> str:
+    """u_00001 joins acc_0009 early in the window, arriving late: it re-attributes their
+    activity from that moment until their next membership."""
+    late = tmp_path / f"{message_id}.jsonl"
+    message = {
+        "type": "group",
+        "userId": "u_00001",
+        "groupId": "acc_0009",
+        "timestamp": "2026-10-20T00:00:00Z",
+        "messageId": message_id,
+    }
+    late.write_text(json.dumps(message) + "\n")
+    return ingest_file(late, "basic", "app")

@@ -4,7 +4,6 @@ the run has written rows it has not committed."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -16,14 +15,12 @@ import psycopg
 import pytest
 
 from tests.health.helpers import (
-    command,
+    basic_computed,
     compute,
-    fixture,
     health_snapshot,
-    ingest_file,
+    ingest_late_group,
     subprocess_database_url,
 )
-from vitals.tenancy.models import Product
 
 ROOT = Path(__file__).resolve().parents[2]
 AS_OF = "2026-10-31"
@@ -47,26 +44,9 @@ def backends_of(conn: psycopg.Connection, application: str) -> list[tuple]:
 
 @pytest.mark.django_db(transaction=True)
 def test_it_keeps_the_previous_results_live_when_a_run_is_killed(tmp_path):
-    command("import_config", str(fixture("basic") / "config.json"))
-    ingest_file(fixture("basic") / "events.jsonl", "basic", "app")
-    compute("basic", "app", AS_OF)
-    product = Product.dangerously_unscoped.get(organization__slug="basic", key="app")
+    product = basic_computed(AS_OF)
     before = health_snapshot(product.pk, AS_OF)
-
-    late = tmp_path / "late.jsonl"
-    late.write_text(
-        json.dumps(
-            {
-                "type": "group",
-                "userId": "u_00001",
-                "groupId": "acc_0009",
-                "timestamp": "2026-10-20T00:00:00Z",
-                "messageId": "late-group-kill",
-            }
-        )
-        + "\n"
-    )
-    ingest_file(late, "basic", "app")
+    ingest_late_group(tmp_path, message_id="late-group-kill")
 
     url = subprocess_database_url()
     application = "vitals-killed-run"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -11,7 +10,6 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
@@ -19,6 +17,7 @@ import redis
 from health.models import AccountHealth, HealthRun
 from health.services import health_recompute_enqueue
 from tests.health.helpers import AS_OF, ingest_activity, org_product, subprocess_database_url
+from tests.workers import redis_url_for_db, stop_process_group
 from vitals.celery import app
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -37,28 +36,6 @@ class Worker:
         return self.log_path.read_text(errors="replace")
 
 
-def _test_redis_url() -> str:
-    parts = urlsplit(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
-    return urlunsplit(parts._replace(path=f"/{TEST_REDIS_DB}"))
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the worker's process group (it has a pool child), SIGKILL if it lingers."""
-    for sig, wait in ((signal.SIGTERM, STOP_SECONDS), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=wait)
-            os.killpg(process.pid, signal.SIGKILL)
-        except subprocess.TimeoutExpired:
-            continue
-        except ProcessLookupError:
-            pass
-        return
-
-
 def _drop_broker_pools() -> None:
     """Forget connections made for the broker configured before (the in-memory one)."""
     app.close()
@@ -69,7 +46,7 @@ def _drop_broker_pools() -> None:
 @pytest.fixture
 def worker(transactional_db, tmp_path: Path) -> Iterator[Worker]:
     """A celery worker on the test database; this process sends its tasks through Redis."""
-    redis_url = _test_redis_url()
+    redis_url = redis_url_for_db(TEST_REDIS_DB)
     try:
         redis.Redis.from_url(redis_url, socket_timeout=3, socket_connect_timeout=3).flushdb()
     except redis.RedisError as exc:
@@ -105,7 +82,7 @@ def worker(transactional_db, tmp_path: Path) -> Iterator[Worker]:
     try:
         yield Worker(process=process, log_path=log_path)
     finally:
-        _stop(process)
+        stop_process_group(process, grace=STOP_SECONDS)
         app.conf.update(previous)
         _drop_broker_pools()
 
