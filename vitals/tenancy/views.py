@@ -21,7 +21,12 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def organization_home(request: HttpRequest, org_slug: str) -> HttpResponse:
-    product = products_of_organization(organization=request.organization).first()
+    # The organization's first product (the oldest) is where people land.
+    product = (
+        products_of_organization(organization=request.organization)
+        .order_by("created_at", "pk")
+        .first()
+    )
     if product is None:
         return render(request, "tenancy/no_product.html")
     return redirect("explorer", org_slug=org_slug, product_key=product.key)
