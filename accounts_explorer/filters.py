@@ -6,19 +6,24 @@
 ?sort=score | -score             any column key; '-' is descending
 ?page=2                          50 rows a page
 ?cols=name,id,score              visible columns in order (a no-JS form may send col=...)
+?plan=Pro&score_min=50&...       advanced filters, ANDed (ADVANCED_FILTERS below)
+?snapshot=12                     rows limited to a frozen bookmark's accounts
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import django_filters
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import CharField, Func, Q, QuerySet, Value
+from django.db.models.fields.json import KeyTransform
+from django.db.models.lookups import Exact
 from django.http import QueryDict
 
 from accounts_explorer.columns import DEFAULT_COLUMNS, DEFAULT_SORT
@@ -44,6 +49,9 @@ class ExplorerState:
     sort: str = DEFAULT_SORT
     page: int = 1
     cols: tuple[str, ...] = tuple(DEFAULT_COLUMNS)
+    # Advanced filters as (parameter, value) pairs in ADVANCED_FILTERS order.
+    filters: tuple[tuple[str, str], ...] = ()
+    snapshot: int = 0  # a frozen bookmark's id
 
     @property
     def sort_key(self) -> str:
@@ -53,30 +61,75 @@ class ExplorerState:
     def descending(self) -> bool:
         return self.sort.startswith("-")
 
-    def params(self, **changes: Any) -> dict[str, str]:
-        """The non-default parts of the state (with changes), as query parameters."""
+    def params(self, **changes: Any) -> list[tuple[str, str]]:
+        """The non-default parts of the state (with changes), as query parameters (a
+        parameter may repeat: `trait`)."""
         state = replace(self, **changes)
-        out: dict[str, str] = {}
+        out: list[tuple[str, str]] = []
         if state.health != "all":
-            out["health"] = state.health
+            out.append(("health", state.health))
         if state.q:
-            out["q"] = state.q
+            out.append(("q", state.q))
         if state.last_seen != "30d":
-            out["last_seen"] = state.last_seen
+            out.append(("last_seen", state.last_seen))
+        out.extend(state.filters)
+        if state.snapshot:
+            out.append(("snapshot", str(state.snapshot)))
         if state.sort != DEFAULT_SORT:
-            out["sort"] = state.sort
+            out.append(("sort", state.sort))
         if state.cols != tuple(DEFAULT_COLUMNS):
-            out["cols"] = ",".join(state.cols)
+            out.append(("cols", ",".join(state.cols)))
         if state.page != 1:
-            out["page"] = str(state.page)
+            out.append(("page", str(state.page)))
         return out
+
+    def query_string(self, **changes: Any) -> str:
+        return urlencode(self.params(**changes), safe=",")
 
     def url(self, **changes: Any) -> str:
         """A link to the state with changes; a change of filter or sort goes to page 1."""
         if "page" not in changes and changes:
             changes["page"] = 1
-        query = urlencode(self.params(**changes), safe=",")
+        query = self.query_string(**changes)
         return f"?{query}" if query else "?"
+
+    def filter_data(self) -> QueryDict:
+        """What the FilterSet reads: search, last-seen and the advanced filters."""
+        data = QueryDict(mutable=True)
+        data["q"] = self.q
+        data["last_seen"] = self.last_seen
+        for name, value in self.filters:
+            data.appendlist(name, value)
+        return data
+
+    def as_json(self) -> dict[str, Any]:
+        """The view as a bookmark stores it (page excluded: a bookmark opens on page 1)."""
+        return {
+            "health": self.health,
+            "q": self.q,
+            "last_seen": self.last_seen,
+            "sort": self.sort,
+            "cols": list(self.cols),
+            "filters": [list(pair) for pair in self.filters],
+        }
+
+
+def state_query_from_json(data: dict[str, Any]) -> QueryDict:
+    """A stored view back as a query string (defaults left out), to be read and
+    validated like a URL's."""
+    default = ExplorerState()
+    query = QueryDict(mutable=True)
+    for name in ("health", "q", "last_seen", "sort"):
+        value = data.get(name)
+        if isinstance(value, str) and value and value != getattr(default, name):
+            query[name] = value
+    cols = data.get("cols")
+    if isinstance(cols, list) and tuple(cols) != default.cols:
+        query["cols"] = ",".join(str(c) for c in cols)
+    for pair in data.get("filters") or []:
+        if isinstance(pair, list | tuple) and len(pair) == 2:
+            query.appendlist(str(pair[0]), str(pair[1]))
+    return query
 
 
 class ExplorerStateForm(forms.Form):
@@ -86,6 +139,7 @@ class ExplorerStateForm(forms.Form):
     sort = forms.RegexField(regex=r"^-?[A-Za-z0-9_.\- ]{1,80}$", required=False)
     page = forms.IntegerField(min_value=1, max_value=1_000_000, required=False)
     cols = forms.CharField(max_length=4000, required=False)
+    snapshot = forms.IntegerField(min_value=1, max_value=2**31 - 1, required=False)
 
 
 def explorer_state_from(query: QueryDict, *, valid_columns: set[str]) -> ExplorerState:
@@ -108,6 +162,8 @@ def explorer_state_from(query: QueryDict, *, valid_columns: set[str]) -> Explore
         sort=sort,
         page=data.get("page") or 1,
         cols=cols or default.cols,
+        filters=advanced_filters_from(query),
+        snapshot=data.get("snapshot") or 0,
     )
 
 
@@ -116,11 +172,119 @@ def window_start(as_of: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(as_of - timedelta(days=29), time.min, tzinfo=tz)
 
 
+# ---------------------------------------------------------------- advanced filters
+
+# Exact-match account traits: parameter -> (trait, label).
+TRAIT_EQUALS = {
+    "plan": ("plan", "Plan"),
+    "industry": ("industry", "Industry"),
+    "country": ("country", "Country"),
+    "region": ("region", "Region"),
+}
+# Numeric ranges: parameter stem -> (lookup, label, unit); a trait's lookup starts with
+# "traits." and compares only numeric trait values.
+RANGES = {
+    "employees": ("traits.employees", "Employees", ""),
+    "revenue": ("traits.inferred_revenue", "Revenue", ""),
+    "score": ("product_score", "Product Score", "%"),
+    "cfu": ("core_feature_usage", "Core Feature Usage", "%"),
+    "stickiness": ("stickiness", "Stickiness", "%"),
+    "coverage": ("active_user_coverage", "Active User Coverage", "%"),
+    "active_users": ("active_users", "Active users", ""),
+    "users": ("users_lifetime", "Users (lifetime)", ""),
+}
+BANDS = {
+    "cfu_band": ("cfu_band", "Core Feature Usage"),
+    "coverage_band": ("coverage_band", "Active User Coverage"),
+    "stickiness_band": ("stickiness_band", "Stickiness"),
+}
+BAND_CHOICES = [("Low", "Low"), ("Moderate", "Moderate"), ("High", "High")]
+# Product first / last seen, as days in the organization's time zone.
+SEEN = {
+    "first_seen": ("product_first_seen", "Customer since"),
+    "last_seen": ("product_last_seen", "Product last seen"),
+}
+# "Used / did not use X in the last 30 days", from the as-of day's drill-down counts.
+USAGE = {
+    "used_feature": ("features", True, "Used feature"),
+    "unused_feature": ("features", False, "Did not use feature"),
+    "used_module": ("modules", True, "Used module"),
+    "unused_module": ("modules", False, "Did not use module"),
+}
+MAX_FILTER_VALUE = 200
+_NO_WINDOW = datetime(2000, 1, 1, tzinfo=ZoneInfo("UTC"))  # parsing only, never filters
+MAX_TRAIT_FILTERS = 10
+EARLIEST_DAY, LATEST_DAY = date(1900, 1, 1), date(9000, 12, 31)
+
+
+def _advanced_names() -> list[str]:
+    names = [*TRAIT_EQUALS]
+    for stem in RANGES:
+        names += [f"{stem}_min", f"{stem}_max"]
+    names += [*BANDS]
+    for stem in SEEN:
+        names += [f"{stem}_from", f"{stem}_to"]
+    return [*names, *USAGE, "trait"]
+
+
+ADVANCED_FILTERS = _advanced_names()
+
+
+class JsonbTypeof(Func):
+    function = "jsonb_typeof"
+    output_field = CharField()
+
+
+class TraitPairField(forms.Field):
+    """`trait=key=value`, repeatable: a list of (key, value)."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value: Any) -> list[tuple[str, str]]:
+        pairs = []
+        for raw in (value or [])[:MAX_TRAIT_FILTERS]:
+            key, sep, text = str(raw).partition("=")
+            if sep and key.strip() and len(raw) <= MAX_FILTER_VALUE and "\x00" not in raw:
+                pairs.append((key.strip(), text.strip()))
+        return pairs
+
+
+class TraitPairFilter(django_filters.Filter):
+    field_class = TraitPairField
+
+
+def _text_filter() -> django_filters.CharFilter:
+    return django_filters.CharFilter(method="filter_advanced", max_length=MAX_FILTER_VALUE)
+
+
+def _declared_filters() -> dict[str, django_filters.Filter]:
+    declared: dict[str, django_filters.Filter] = {}
+    for name in TRAIT_EQUALS:
+        declared[name] = _text_filter()
+    for stem in RANGES:
+        for suffix in ("min", "max"):
+            declared[f"{stem}_{suffix}"] = django_filters.NumberFilter(
+                method="filter_advanced", min_value=-1e15, max_value=1e15
+            )
+    for name in BANDS:
+        declared[name] = django_filters.ChoiceFilter(choices=BAND_CHOICES, method="filter_advanced")
+    for stem in SEEN:
+        for suffix in ("from", "to"):
+            declared[f"{stem}_{suffix}"] = django_filters.DateFilter(method="filter_advanced")
+    for name in USAGE:
+        declared[name] = _text_filter()
+    declared["trait"] = TraitPairFilter(method="filter_advanced")
+    return declared
+
+
 class AccountHealthFilter(django_filters.FilterSet):
-    """The table's row filters, before the quick filter (whose counts are shown)."""
+    """The table's row filters, before the quick filter (whose counts are shown): search,
+    the default last-seen filter and the advanced filters, all ANDed. The export and the
+    API read rows through this same FilterSet."""
 
     q = django_filters.CharFilter(method="filter_search")
     last_seen = django_filters.ChoiceFilter(choices=LAST_SEEN_CHOICES, method="filter_last_seen")
+    locals().update(_declared_filters())
 
     class Meta:
         model = AccountHealth
@@ -139,6 +303,158 @@ class AccountHealthFilter(django_filters.FilterSet):
         if value == "30d":
             return queryset.filter(product_last_seen__gte=self.window_start)
         return queryset
+
+    def filter_advanced(self, queryset: QuerySet, name: str, value: Any) -> QuerySet:
+        return queryset.filter(advanced_q(name, value, tz=self.window_start.tzinfo))
+
+
+def advanced_q(name: str, value: Any, *, tz: Any) -> Q:
+    """One advanced filter as a condition on health_accounthealth (joined to the account)."""
+    if name in TRAIT_EQUALS:
+        return Q(**{f"account__traits__{TRAIT_EQUALS[name][0]}": value})
+    if name == "trait":
+        condition = Q()
+        for key, text in value:
+            match = Q(account__traits__contains={key: text})
+            number = _number(text)
+            if number is not None:
+                match |= Q(account__traits__contains={key: number})
+            condition &= match
+        return condition
+    if name in BANDS:
+        return Q(**{BANDS[name][0]: value})
+    stem, _, suffix = name.rpartition("_")
+    if stem in RANGES and suffix in ("min", "max"):
+        lookup = RANGES[stem][0]
+        op = "gte" if suffix == "min" else "lte"
+        number = float(value)
+        if lookup.startswith("traits."):
+            trait = lookup.removeprefix("traits.")
+            # jsonb compares numbers as numbers; strings never pass a numeric range.
+            return _typeof_number(trait) & Q(**{f"account__traits__{trait}__{op}": number})
+        return Q(**{f"{lookup}__{op}": number})
+    if stem in SEEN and suffix in ("from", "to"):
+        field = SEEN[stem][0]
+        value = min(max(value, EARLIEST_DAY), LATEST_DAY)  # far dates would overflow
+        if suffix == "from":
+            return Q(**{f"{field}__gte": datetime.combine(value, time.min, tzinfo=tz)})
+        end = datetime.combine(value + timedelta(days=1), time.min, tzinfo=tz)
+        return Q(**{f"{field}__lt": end})
+    if name in USAGE:
+        kind, used, _ = USAGE[name]
+        # features: [[key, events], ...] (zero counts included); zero_usage_*: [key, ...].
+        # Containment at the top level: never NULL, so NOT stays two-valued.
+        did_use = Q(drilldown__contains={kind: [[value]]}) & ~Q(
+            drilldown__contains={f"zero_usage_{kind}": [value]}
+        )
+        return did_use if used else ~did_use
+    raise ValueError(f"unknown filter {name!r}")
+
+
+def _typeof_number(trait: str) -> Q:
+    return Q(Exact(JsonbTypeof(KeyTransform(trait, "account__traits")), Value("number")))
+
+
+@dataclass(frozen=True)
+class FilterField:
+    """One input of the advanced-filter form, with the value the URL gives it."""
+
+    name: str
+    label: str
+    kind: str  # text / number / date / band
+    value: str
+    group: str
+
+
+def filter_fields(state: ExplorerState) -> list[FilterField]:
+    current = dict(state.filters)
+    fields = [
+        FilterField(name, label, "text", current.get(name, ""), "Account")
+        for name, (_, label) in TRAIT_EQUALS.items()
+    ]
+    for stem, (_, label, unit) in RANGES.items():
+        group = "Account" if stem in ("employees", "revenue") else "KPIs and users"
+        for suffix, word in (("min", "at least"), ("max", "at most")):
+            name = f"{stem}_{suffix}"
+            text = f"{label} {word}" + (" (%)" if unit else "")
+            fields.append(FilterField(name, text, "number", current.get(name, ""), group))
+    fields += [
+        FilterField(name, f"{label} band", "band", current.get(name, ""), "KPIs and users")
+        for name, (_, label) in BANDS.items()
+    ]
+    for stem, (_, label) in SEEN.items():
+        for suffix, word in (("from", "from"), ("to", "to")):
+            name = f"{stem}_{suffix}"
+            value = current.get(name, "")
+            fields.append(FilterField(name, f"{label} {word}", "date", value, "Seen"))
+    fields += [
+        FilterField(name, f"{label} (last 30 days)", "text", current.get(name, ""), "Usage")
+        for name, (_, _, label) in USAGE.items()
+    ]
+    traits = [value for name, value in state.filters if name == "trait"]
+    fields += [FilterField("trait", "Trait key=value", "text", v, "Traits") for v in traits]
+    fields.append(FilterField("trait", "Trait key=value", "text", "", "Traits"))
+    return fields
+
+
+BAND_OPTIONS = [value for value, _ in BAND_CHOICES]
+
+
+def filter_chip_label(name: str, value: str) -> str:
+    """What a removable chip says for one advanced filter."""
+    if name in TRAIT_EQUALS:
+        return f"{TRAIT_EQUALS[name][1]}: {value}"
+    if name == "trait":
+        key, _, text = value.partition("=")
+        return f"Trait {key} = {text}"
+    if name in BANDS:
+        return f"{BANDS[name][1]} band: {value}"
+    if name in USAGE:
+        return f"{USAGE[name][2]}: {value} (last 30 days)"
+    stem, _, suffix = name.rpartition("_")
+    if stem in RANGES:
+        _, label, unit = RANGES[stem]
+        return f"{label} {'≥' if suffix == 'min' else '≤'} {value}{unit}"
+    if stem in SEEN:
+        return f"{SEEN[stem][1]} {'on or after' if suffix == 'from' else 'on or before'} {value}"
+    return f"{name}: {value}"
+
+
+def _number(text: str) -> int | float | None:
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return int(number) if number.is_integer() and "." not in text else number
+
+
+def _filter_text(value: Any) -> list[str]:
+    """A cleaned value back as URL text."""
+    if isinstance(value, list):
+        return [f"{key}={text}" for key, text in value]
+    if isinstance(value, date):
+        return [value.isoformat()]
+    if isinstance(value, Decimal | float):
+        number = float(value)
+        return [str(int(number)) if number.is_integer() else repr(number)]
+    return [str(value)]
+
+
+def advanced_filters_from(query: QueryDict) -> tuple[tuple[str, str], ...]:
+    """The valid advanced filters of a query, in canonical order; invalid ones are dropped
+    (a shared link keeps working), never a 400."""
+    filterset = AccountHealthFilter(
+        data=query, queryset=AccountHealth.dangerously_unscoped.none(), window_start=_NO_WINDOW
+    )
+    form = filterset.form
+    form.is_valid()
+    pairs: list[tuple[str, str]] = []
+    for name in ADVANCED_FILTERS:
+        value = form.cleaned_data.get(name)
+        if value in (None, "", [], ()):
+            continue
+        pairs += [(name, text) for text in _filter_text(value)]
+    return tuple(pairs)
 
 
 def health_filter(queryset: QuerySet, state: ExplorerState) -> QuerySet:

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.urls import NoReverseMatch, reverse
 
 from accounts_explorer import formatting as fmt
+from accounts_explorer.bookmarks import bookmark_get
 from accounts_explorer.columns import (
     COLUMNS,
     CUSTOM_TRAIT_NAME,
@@ -34,10 +35,15 @@ from accounts_explorer.filters import (
     QUICK_FILTERS,
     AccountHealthFilter,
     ExplorerState,
+    FilterField,
     explorer_state_from,
+    filter_chip_label,
+    filter_fields,
     health_filter,
+    state_query_from_json,
     window_start,
 )
+from accounts_explorer.models import Bookmark
 from accounts_explorer.svg import Bar, bar_chart
 from health.models import AccountHealth, HealthSettings, PortfolioHealth
 from vitals.tenancy.models import Organization, Product
@@ -50,9 +56,17 @@ MAX_CUSTOM_TRAITS = 50
 # ---------------------------------------------------------------- portfolio and settings
 
 
-def portfolio_latest(*, product: Product) -> PortfolioHealth | None:
-    """The as-of day the explorer shows: the product's latest computed portfolio."""
-    return PortfolioHealth.objects.filter(product=product).order_by("-as_of").first()
+def portfolio_latest(*, product: Product, default_for: Any = None) -> PortfolioHealth | None:
+    """The as-of day the explorer shows: the product's latest computed portfolio. With
+    `default_for` (a user) it also carries that person's default bookmark id, in the same
+    query, as `default_bookmark_id`."""
+    queryset = PortfolioHealth.objects.filter(product=product)
+    if default_for is not None:
+        defaults = Bookmark.objects.filter(
+            product=OuterRef("product"), owner=default_for, is_default=True
+        )
+        queryset = queryset.annotate(default_bookmark_id=Subquery(defaults.values("pk")[:1]))
+    return queryset.order_by("-as_of").first()
 
 
 def health_settings_read(*, product: Product) -> HealthSettings:
@@ -278,6 +292,25 @@ class ChooserItem:
 
 
 @dataclass(frozen=True)
+class FilterChip:
+    name: str
+    value: str
+    label: str
+    remove_url: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The frozen bookmark whose accounts the table is limited to."""
+
+    bookmark_id: int
+    name: str
+    accounts: int
+    saved: str  # ISO day
+    leave_url: str
+
+
+@dataclass(frozen=True)
 class AccountTable:
     state: ExplorerState
     quick_filters: list[QuickFilter]
@@ -293,6 +326,13 @@ class AccountTable:
     last_seen_restore: str  # the URL putting it back; "" when in force
     chooser: list[ChooserItem]
     hidden_inputs: list[tuple[str, str]]  # the state the search form carries along
+    chips: list[FilterChip] = field(default_factory=list)
+    snapshot: Snapshot | None = None
+    export_url: str = ""  # the current view as CSV (query string only)
+    export_all_url: str = ""
+    bookmark_query: str = ""  # the state a saved bookmark keeps
+    filter_fields: list[FilterField] = field(default_factory=list)
+    plain_state: list[tuple[str, str]] = field(default_factory=list)  # all but the filters
 
 
 def valid_column_keys(traits: list[str]) -> set[str]:
@@ -306,24 +346,23 @@ def account_table(
     portfolio: PortfolioHealth,
     state: ExplorerState,
     traits: list[str],
+    snapshot_ids: list[int] | None = None,
+    snapshot: Snapshot | None = None,
 ) -> AccountTable:
     custom = frozenset(traits)
     columns = [col for key in state.cols if (col := column_for(key, custom)) is not None]
-    sort_column = column_for(state.sort_key, custom) or COLUMNS["active_users"]
     tz = organization.tzinfo
     as_of = portfolio.as_of
 
-    base = AccountHealthFilter(
-        data={"q": state.q, "last_seen": state.last_seen},
-        queryset=AccountHealth.objects.filter(product=product, as_of=as_of),
-        window_start=window_start(as_of, tz),
-    ).qs
+    base = account_rows_unsorted(
+        product=product, as_of=as_of, tz=tz, state=state, snapshot_ids=snapshot_ids
+    )
     counts = quick_filter_counts(queryset=base, portfolio=portfolio, state=state)
     matching = counts[state.health]
     pages = max(1, math.ceil(matching / PAGE_SIZE))
     page = min(state.page, pages)
     offset = (page - 1) * PAGE_SIZE
-    ordering = order_by(sort_column, descending=state.descending)
+    ordering = account_ordering(state=state, traits=traits)
     # Sort and cut the page on narrow rows (ids only), then read the 50 whole rows.
     # (account_id, not id: the explorer indexes carry it, so the cut needs no heap.)
     page_ids = health_filter(base, state).order_by(*ordering).values("account_id")
@@ -371,10 +410,97 @@ def account_table(
         last_seen_chip=state.url(last_seen="all") if state.last_seen == "30d" else "",
         last_seen_restore=state.url(last_seen="30d") if state.last_seen != "30d" else "",
         chooser=_chooser(state, traits),
-        hidden_inputs=[
-            (name, value) for name, value in state.params(page=1).items() if name != "q"
+        hidden_inputs=[(name, value) for name, value in state.params(page=1) if name != "q"],
+        chips=[
+            FilterChip(
+                name=name,
+                value=value,
+                label=filter_chip_label(name, value),
+                remove_url=state.url(filters=tuple(p for p in state.filters if p != (name, value))),
+            )
+            for name, value in state.filters
         ],
+        snapshot=snapshot,
+        export_url=state.query_string(page=1),
+        export_all_url="&".join(filter(None, [state.query_string(page=1), "all=1"])),
+        bookmark_query=state.query_string(page=1, snapshot=0),
+        filter_fields=filter_fields(state),
+        plain_state=state.params(page=1, filters=()),
     )
+
+
+def account_rows_unsorted(
+    *,
+    product: Product,
+    as_of: date,
+    tz: Any,
+    state: ExplorerState,
+    snapshot_ids: list[int] | None = None,
+) -> QuerySet:
+    """The rows the view's search, last-seen and advanced filters (and a snapshot) keep,
+    before the quick filter: the table, its counts and the CSV export all start here."""
+    queryset = AccountHealthFilter(
+        data=state.filter_data(),
+        queryset=AccountHealth.objects.filter(product=product, as_of=as_of),
+        window_start=window_start(as_of, tz),
+    ).qs
+    if snapshot_ids is not None:
+        queryset = queryset.filter(account_id__in=snapshot_ids)
+    return queryset
+
+
+def account_ordering(*, state: ExplorerState, traits: list[str]) -> list[Any]:
+    sort_column = column_for(state.sort_key, frozenset(traits)) or COLUMNS["active_users"]
+    return order_by(sort_column, descending=state.descending)
+
+
+def account_rows(
+    *,
+    product: Product,
+    as_of: date,
+    tz: Any,
+    state: ExplorerState,
+    traits: list[str],
+    snapshot_ids: list[int] | None = None,
+) -> QuerySet:
+    """Every row of the view (quick filter included) in the table's order, unpaged."""
+    base = account_rows_unsorted(
+        product=product, as_of=as_of, tz=tz, state=state, snapshot_ids=snapshot_ids
+    )
+    return health_filter(base, state).order_by(*account_ordering(state=state, traits=traits))
+
+
+def snapshot_for(
+    *, organization: Organization, product: Product, user: Any, state: ExplorerState
+) -> tuple[ExplorerState, list[int] | None, Snapshot | None]:
+    """The frozen bookmark a state names, if the person may see it; otherwise the state
+    without it (a private snapshot shared as a link shows the live view instead)."""
+    if not state.snapshot:
+        return state, None, None
+    bookmark = (
+        bookmark_get(product=product, user=user, bookmark_id=state.snapshot) if user else None
+    )
+    if bookmark is None or bookmark.snapshot_account_ids is None:
+        return replace(state, snapshot=0), None, None
+    ids = [int(i) for i in bookmark.snapshot_account_ids]
+    info = Snapshot(
+        bookmark_id=bookmark.pk,
+        name=bookmark.name,
+        accounts=len(ids),
+        saved=fmt.day(bookmark.created_at, organization.tzinfo),
+        leave_url=state.url(snapshot=0),
+    )
+    return state, ids, info
+
+
+def bookmark_url(*, organization: Organization, product: Product, bookmark: Bookmark) -> str:
+    """Where opening a bookmark leads: the explorer with the saved view (and snapshot)."""
+    query = state_query_from_json(bookmark.state)
+    if bookmark.snapshot_account_ids is not None:
+        query["snapshot"] = str(bookmark.pk)
+    path = reverse("explorer", args=[organization.slug, product.key])
+    # `?view=saved` keeps a bookmark of the unfiltered view from re-applying the default.
+    return f"{path}?{query.urlencode(safe=',') or 'view=saved'}"
 
 
 def quick_filter_counts(
@@ -383,7 +509,8 @@ def quick_filter_counts(
     """Accounts per quick filter for the search and last-seen filter. Counting 100,000
     rows costs tens of milliseconds, and sorting, paging or switching the quick filter
     leaves the counts as they are: they are cached per health run."""
-    digest = hashlib.sha256(state.q.encode()).hexdigest()[:24]
+    scope = repr((state.q, state.filters, state.snapshot))
+    digest = hashlib.sha256(scope.encode()).hexdigest()[:24]
     key = f"explorer:counts:{_run_version(portfolio)}:{state.last_seen}:{digest}"
     counts = cache.get(key)
     if counts is None:
@@ -478,6 +605,7 @@ class ExplorerPage:
     summary: list[SummaryFigure]
     health: list[HealthMetric]
     table: AccountTable | None
+    redirect_to: str = ""  # the person's default view, when the URL names none
 
     @property
     def as_of(self) -> date | None:
@@ -485,24 +613,42 @@ class ExplorerPage:
 
 
 def explorer_page(
-    *, organization: Organization, product: Product, query: Any, sections: frozenset[str]
+    *,
+    organization: Organization,
+    product: Product,
+    query: Any,
+    sections: frozenset[str],
+    user: Any = None,
+    apply_default: bool = False,
 ) -> ExplorerPage:
     """What the explorer shows for a product and the URL's state: only the sections asked
-    for ("summary", "health", "table") are read."""
-    portfolio = portfolio_latest(product=product)
+    for ("summary", "health", "table") are read. With `apply_default` (a URL with no
+    state at all) the person's default bookmark, if any, is where the page redirects."""
+    portfolio = portfolio_latest(product=product, default_for=user if apply_default else None)
     if portfolio is None:
         return ExplorerPage(None, None, [], [], None)
+    default_id = getattr(portfolio, "default_bookmark_id", None)
+    if default_id:
+        bookmark = bookmark_get(product=product, user=user, bookmark_id=default_id)
+        if bookmark is not None:
+            url = bookmark_url(organization=organization, product=product, bookmark=bookmark)
+            return ExplorerPage(portfolio, None, [], [], None, redirect_to=url)
     settings = health_settings_read(product=product) if sections - {"table"} else None
     table = None
     if "table" in sections:
         traits = custom_traits(product=product, portfolio=portfolio)
         state = explorer_state_from(query, valid_columns=valid_column_keys(traits))
+        state, snapshot_ids, snapshot = snapshot_for(
+            organization=organization, product=product, user=user, state=state
+        )
         table = account_table(
             organization=organization,
             product=product,
             portfolio=portfolio,
             state=state,
             traits=traits,
+            snapshot_ids=snapshot_ids,
+            snapshot=snapshot,
         )
     return ExplorerPage(
         portfolio=portfolio,

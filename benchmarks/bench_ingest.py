@@ -146,6 +146,14 @@ def organization_reset(slug: str) -> Any:
         organization = organization_create(slug=slug, name=f"Bench ingest ({slug})")
     with transaction.atomic(), connection.cursor() as cursor:
         _wipe(cursor, org=organization.pk)
+    # Reclaim the wiped rows and refresh statistics, so a run does not inherit the previous
+    # run's dead tuples (autovacuum may be off or behind on a scratch database).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "VACUUM ANALYZE ingestion_event, ingestion_seenmessage, ingestion_enduser,"
+            " ingestion_account, ingestion_accountmembership, ingestion_traitschange,"
+            " ingestion_eventkey, ingestion_touchedday"
+        )
     product = Product.dangerously_unscoped.filter(organization=organization, key=PRODUCT_KEY)
     return product.first() or product_create(organization=organization, key=PRODUCT_KEY, name="App")
 

@@ -253,7 +253,34 @@ def main() -> int:
         p50, p95 = statistics.median(times), percentile(times, 0.95)
         verdict = "ok" if p95 < TARGET_MS or not htmx else "MISSED"
         print(f"{label:<45} {p50:8.1f} {p95:8.1f}  {verdict if htmx else '(page)'}")
+    measure_export(client, base + "export.csv?last_seen=all")
+    measure_export(client, base + "export.csv?last_seen=all&all=1")
     return 0
+
+
+def measure_export(client, url: str) -> None:
+    """Time to stream a whole export, and the Python memory it needed at most: a
+    streamed export stays flat however many accounts it writes."""
+    import resource
+    import tracemalloc
+
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    tracemalloc.start()
+    started = time.perf_counter()
+    response = client.get(url)
+    rows = size = 0
+    for chunk in response.streaming_content:
+        size += len(chunk)
+        rows += chunk.count(b"\n")
+    elapsed = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    rss_growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
+    print(
+        f"export {url.split('?', 1)[1]:<28} {rows - 1:>8,} rows {size / 1e6:6.1f} MB"
+        f" in {elapsed:5.1f} s; Python peak {peak / 1e6:5.1f} MB,"
+        f" max RSS growth {rss_growth / 1024:5.1f} MB"
+    )
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from ingestion.tabular import (
 )
 from vitals.tenancy.models import Product
 
-DEFAULT_CHUNK = 5000
+DEFAULT_CHUNK = 20000  # messages per transaction: fewer statements per message
 FORMATS = ("jsonl", "csv", "parquet")
 _EXTENSIONS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 

@@ -101,24 +101,27 @@ _STAGE_COLUMNS = (
 )
 
 
-def messages_ingest(
-    *,
-    product: Product,
-    items: Iterable[RawItem],
-    received_at: datetime,
-    source: str,
-    write_key: WriteKey | None = None,
-    keep_own_received_at: bool = False,
-) -> IngestResult:
-    """Validate, dedup and store one chunk of messages in a single transaction."""
-    result = IngestResult()
-    valid: list[tuple[int, NormalizedMessage]] = []
-    rejected: list[tuple[int, str, str]] = []
+@dataclass
+class PreparedChunk:
+    """A chunk validated in Python (no database): what `messages_store` writes."""
+
+    received_at: datetime
+    valid: list[tuple[int, NormalizedMessage]] = field(default_factory=list)
+    rejected: list[tuple[int, str, str]] = field(default_factory=list)
+    outcomes: list[MessageOutcome] = field(default_factory=list)
+
+
+def messages_prepare(
+    items: Iterable[RawItem], *, received_at: datetime, keep_own_received_at: bool = False
+) -> PreparedChunk:
+    """Validate a chunk; pure Python, so file imports run it ahead in another thread."""
+    prepared = PreparedChunk(received_at=received_at)
+    valid, rejected, outcomes = prepared.valid, prepared.rejected, prepared.outcomes
     seen_in_chunk: set[str] = set()
     for item in items:
         if item.decode_error is not None:
             rejected.append((item.index, item.decode_error, _payload_text(item)))
-            result.outcomes.append(MessageOutcome(item.index, "rejected", item.decode_error))
+            outcomes.append(MessageOutcome(item.index, "rejected", item.decode_error))
             continue
         try:
             message = normalize(
@@ -129,15 +132,43 @@ def messages_ingest(
             )
         except Rejected as exc:
             rejected.append((item.index, exc.reason, _payload_text(item)))
-            result.outcomes.append(MessageOutcome(item.index, "rejected", exc.reason))
+            outcomes.append(MessageOutcome(item.index, "rejected", exc.reason))
             continue
         if message.message_id in seen_in_chunk:
             # The first copy wins; later copies in the same chunk are duplicates.
-            result.outcomes.append(MessageOutcome(item.index, "duplicate"))
+            outcomes.append(MessageOutcome(item.index, "duplicate"))
             continue
         seen_in_chunk.add(message.message_id)
         valid.append((item.index, message))
+    return prepared
 
+
+def messages_ingest(
+    *,
+    product: Product,
+    items: Iterable[RawItem],
+    received_at: datetime,
+    source: str,
+    write_key: WriteKey | None = None,
+    keep_own_received_at: bool = False,
+) -> IngestResult:
+    """Validate, dedup and store one chunk of messages in a single transaction."""
+    prepared = messages_prepare(
+        items, received_at=received_at, keep_own_received_at=keep_own_received_at
+    )
+    return messages_store(product=product, prepared=prepared, source=source, write_key=write_key)
+
+
+def messages_store(
+    *,
+    product: Product,
+    prepared: PreparedChunk,
+    source: str,
+    write_key: WriteKey | None = None,
+) -> IngestResult:
+    """Dedup and store a validated chunk in a single transaction."""
+    received_at, valid, rejected = prepared.received_at, prepared.valid, prepared.rejected
+    result = IngestResult(outcomes=list(prepared.outcomes))
     with transaction.atomic():
         fresh_ids = _store(product=product, messages=valid) if valid else set()
         _quarantine(
@@ -219,34 +250,48 @@ def _count(*, product: Product, day: date, result: IngestResult) -> None:
         )
 
 
+_event_id_sequence: str | None = None
+
+
+def _event_id_default(cursor: Any) -> str:
+    """The DEFAULT that numbers stage rows from the events' identity sequence."""
+    global _event_id_sequence
+    if _event_id_sequence is None:
+        cursor.execute("SELECT pg_get_serial_sequence('ingestion_event', 'id')")
+        _event_id_sequence = cursor.fetchone()[0]
+    return "nextval('" + _event_id_sequence.replace("'", "''") + "'::regclass)"
+
+
 def _store(*, product: Product, messages: list[tuple[int, NormalizedMessage]]) -> set[str]:
     """Stores the messages not seen before; returns their messageIds."""
     org_id, product_id = product.organization_id, product.pk
     timezone_name = product.organization.timezone
+    types = {m.type_code for _, m in messages}
     with connection.cursor() as cursor:
+        # Every statement below touches one chunk's rows through indexes, but the planner's
+        # estimates for the correlated attribution subqueries run into the millions, which
+        # triggers JIT compilation: about a second per statement, far more than the work.
+        cursor.execute("SET LOCAL jit = off")
+        id_default = _event_id_default(cursor)
         # ON COMMIT DROP cleans up normally; inside an outer transaction (tests, a caller's
         # atomic block) an earlier chunk's tables may still exist.
-        cursor.execute("DROP TABLE IF EXISTS ingest_stage, ingest_reattributed")
+        # Event ids in arrival order (messages at the same instant are ordered by them):
+        # COPY fills the rows in order, each taking the next value of the events' identity
+        # sequence as its default.
         cursor.execute(
-            """
+            f"""
+            DROP TABLE IF EXISTS ingest_stage, ingest_reattributed;
             CREATE TEMP TABLE ingest_stage (
                 seq int, message_id text, type smallint, event_time timestamptz,
                 received_at timestamptz, user_ext text, anonymous_id text, group_ext text,
                 ctx_group_ext text, event_kind text, event_name text, warning text,
-                raw jsonb, id bigint, user_pk bigint, group_pk bigint, ctx_pk bigint,
-                event_key_id int
-            ) ON COMMIT DROP
+                raw jsonb, id bigint DEFAULT {id_default}, user_pk bigint, group_pk bigint,
+                ctx_pk bigint, event_key_id int
+            ) ON COMMIT DROP;
+            CREATE TEMP TABLE ingest_reattributed (product_id bigint, day date) ON COMMIT DROP
             """
         )
-        # Event ids in arrival order (messages at the same instant are ordered by them),
-        # taken from the events' identity sequence in one round trip.
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence('ingestion_event', 'id'))"
-            " FROM generate_series(1, %s)",
-            [len(messages)],
-        )
-        event_ids = [row[0] for row in cursor.fetchall()]
-        with cursor.copy(f"COPY ingest_stage ({', '.join(_STAGE_COLUMNS)}, id) FROM STDIN") as copy:
+        with cursor.copy(f"COPY ingest_stage ({', '.join(_STAGE_COLUMNS)}) FROM STDIN") as copy:
             for seq, (_, m) in enumerate(messages):
                 copy.write_row(
                     (
@@ -263,11 +308,11 @@ def _store(*, product: Product, messages: list[tuple[int, NormalizedMessage]]) -
                         m.event_name,
                         m.warning,
                         m.raw.decode("utf-8").replace("\\u0000", ""),
-                        event_ids[seq],
                     )
                 )
 
-        # Dedup: the ledger insert is atomic under concurrency (first commit wins).
+        # Dedup: the ledger insert is atomic under concurrency (first commit wins). The
+        # stage keeps only the fresh messages.
         cursor.execute(
             """
             WITH fresh AS (
@@ -275,35 +320,41 @@ def _store(*, product: Product, messages: list[tuple[int, NormalizedMessage]]) -
                 SELECT %s, %s, message_id FROM ingest_stage
                 ON CONFLICT DO NOTHING
                 RETURNING message_id
+            ),
+            seen_before AS (
+                DELETE FROM ingest_stage s
+                WHERE NOT EXISTS (SELECT 1 FROM fresh WHERE fresh.message_id = s.message_id)
             )
-            DELETE FROM ingest_stage s
-            WHERE NOT EXISTS (SELECT 1 FROM fresh WHERE fresh.message_id = s.message_id)
-            RETURNING s.message_id
+            SELECT message_id FROM fresh
             """,
             [org_id, product_id],
         )
-        cursor.execute("SELECT message_id FROM ingest_stage")
         fresh_ids = {row[0] for row in cursor.fetchall()}
         if not fresh_ids:
             return fresh_ids
+        # Autovacuum never analyzes temporary tables: without statistics the planner takes
+        # the stage for a handful of rows and picks nested loops that rescan the people
+        # and traits tables once per stage row (seconds per chunk once those tables grow).
+        # One narrow column is enough to record the row count.
+        cursor.execute("ANALYZE ingest_stage (type)")
 
         cursor.execute(
             "SELECT vitals_ensure_event_partition(m) FROM ("
             " SELECT DISTINCT date_trunc('month', event_time AT TIME ZONE 'UTC')::date AS m"
             " FROM ingest_stage) months"
         )
-        _upsert_people(cursor, org_id=org_id, product_id=product_id)
+        _upsert_people(cursor, org_id=org_id, product_id=product_id, types=types)
         _insert_events(cursor, org_id=org_id, product_id=product_id)
         has_memberships = any(
             m.type_code in (4, 5) and m.user_id and m.group_id for _, m in messages
         )
         _reattribute(cursor, org_id=org_id, timezone_name=timezone_name, needed=has_memberships)
         _mark_touched_days(cursor, org_id=org_id, product_id=product_id, tz=timezone_name)
-        _merge_traits(cursor, org_id=org_id)
+        _merge_traits(cursor, org_id=org_id, types=types)
     return fresh_ids
 
 
-def _upsert_people(cursor: Any, *, org_id: int, product_id: int) -> None:
+def _upsert_people(cursor: Any, *, org_id: int, product_id: int, types: set[int]) -> None:
     """Users, accounts and event keys named by the chunk, then their ids on the stage."""
     cursor.execute(
         """
@@ -333,15 +384,16 @@ def _upsert_people(cursor: Any, *, org_id: int, product_id: int) -> None:
         """,
         [org_id],
     )
-    cursor.execute(
-        """
-        INSERT INTO ingestion_eventkey (organization_id, product_id, kind, name)
-        SELECT DISTINCT %s, %s, event_kind, event_name
-        FROM ingest_stage WHERE event_kind IS NOT NULL
-        ON CONFLICT (product_id, kind, name) DO NOTHING
-        """,
-        [org_id, product_id],
-    )
+    if types & {1, 2, 3}:
+        cursor.execute(
+            """
+            INSERT INTO ingestion_eventkey (organization_id, product_id, kind, name)
+            SELECT DISTINCT %s, %s, event_kind, event_name
+            FROM ingest_stage WHERE event_kind IS NOT NULL
+            ON CONFLICT (product_id, kind, name) DO NOTHING
+            """,
+            [org_id, product_id],
+        )
     cursor.execute(
         """
         UPDATE ingest_stage s SET
@@ -362,6 +414,8 @@ def _upsert_people(cursor: Any, *, org_id: int, product_id: int) -> None:
         """,
         {"org": org_id, "product": product_id},
     )
+    if not types & {4, 5}:
+        return  # no memberships nor traits in this chunk
     cursor.execute(
         """
         INSERT INTO ingestion_accountmembership
@@ -434,9 +488,6 @@ def _reattribute(cursor: Any, *, org_id: int, timezone_name: str, needed: bool) 
     memberships are organization-wide. The days of changed events are kept in
     ingest_reattributed for the touched-day marks.
     """
-    cursor.execute(
-        "CREATE TEMP TABLE ingest_reattributed (product_id bigint, day date) ON COMMIT DROP"
-    )
     if not needed:
         return
     cursor.execute(
@@ -508,9 +559,11 @@ def _mark_touched_days(cursor: Any, *, org_id: int, product_id: int, tz: str) ->
     )
 
 
-def _merge_traits(cursor: Any, *, org_id: int) -> None:
+def _merge_traits(cursor: Any, *, org_id: int, types: set[int]) -> None:
     """Recompute merged traits of the accounts and users this chunk sent traits for."""
     for subject, table in (("account", "ingestion_account"), ("user", "ingestion_enduser")):
+        if (5 if subject == "account" else 4) not in types:
+            continue
         name_column = (
             ", name = left(coalesce(merged.traits->>'name', ''), 512)"
             if (subject == "account")
@@ -526,9 +579,11 @@ def _merge_traits(cursor: Any, *, org_id: int) -> None:
             latest AS (
                 SELECT DISTINCT ON (t.subject_pk, kv.key) t.subject_pk, kv.key, kv.value
                 FROM ingestion_traitschange t
-                JOIN touched ON touched.pk = t.subject_pk
                 CROSS JOIN LATERAL jsonb_each(t.traits) kv
-                WHERE t.organization_id = %s AND t.subject = %s
+                -- an array, so the (subject, subject_pk) index is used whatever the
+                -- statistics say about the stage
+                WHERE t.subject_pk = ANY (ARRAY(SELECT pk FROM touched))
+                  AND t.organization_id = %s AND t.subject = %s
                 ORDER BY t.subject_pk, kv.key, t.event_time DESC, t.event_id DESC
             ),
             merged AS (

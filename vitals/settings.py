@@ -37,11 +37,13 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_filters",
     "rest_framework",
+    "drf_spectacular",
     "vitals.tenancy",
     "ingestion",
     "health",
     "accounts_explorer",
     "settings_admin",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -132,6 +134,15 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Vitals API",
+    "DESCRIPTION": "Read-only account health: products, accounts with KPIs, drill-downs, "
+    "portfolio summary and KPI history. Authenticate with `Authorization: Bearer <token>`.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
 }
 
 LOGGING = {

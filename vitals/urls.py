@@ -16,5 +16,6 @@ urlpatterns = [
     path("o/<slug:org_slug>/p/<slug:product_key>/", include("accounts_explorer.urls")),
     path("o/<slug:org_slug>/settings/", include("settings_admin.urls")),
     path("v1/", include("ingestion.urls")),
+    path("api/v1/", include("api.urls")),
     path("healthz", tenancy_views.healthz, name="healthz"),
 ]

@@ -99,9 +99,33 @@
   // Keep the chooser open while its own changes re-render the table.
   var chooserWasOpen = false;
   document.addEventListener("htmx:beforeSwap", function (event) {
-    var open = document.querySelector("#explorer-table details.vitals-chooser");
+    var open = document.querySelector("#explorer-table details[data-chooser]");
     chooserWasOpen = Boolean(open && open.open && event.detail.requestConfig &&
       chooserForm(event.detail.requestConfig.elt || event.detail.elt));
+  });
+
+  // The filter form sends every field; only the filled ones belong in the URL.
+  document.addEventListener("htmx:configRequest", function (event) {
+    var elt = event.detail.elt;
+    var data = event.detail.formData;
+    if (!elt || !elt.closest || !elt.closest("[data-filters-form]") || !data) {
+      return;
+    }
+    var names = [];
+    data.forEach(function (value, name) {
+      if (names.indexOf(name) === -1) {
+        names.push(name);
+      }
+    });
+    names.forEach(function (name) {
+      var kept = data.getAll(name).filter(function (value) {
+        return String(value).trim() !== "";
+      });
+      data.delete(name);
+      kept.forEach(function (value) {
+        data.append(name, value);
+      });
+    });
   });
 
   // htmx snapshots the page for back/forward; the typed search must be in the markup.
@@ -120,7 +144,7 @@
       search.setAttribute("value", search.value);
     }
     if (chooserWasOpen) {
-      var details = document.querySelector("#explorer-table details.vitals-chooser");
+      var details = document.querySelector("#explorer-table details[data-chooser]");
       if (details) {
         details.open = true;
       }

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from ingestion.file_import import (
+    DEFAULT_CHUNK,
     FORMATS,
     FileFormatError,
     file_format,
@@ -34,7 +35,7 @@ class Command(BaseCommand):
             default="auto",
             help="file format; auto: .csv is CSV, .parquet/.pq Parquet, anything else JSONL",
         )
-        parser.add_argument("--chunk-size", type=int, default=5000)
+        parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK)
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args, path: Path, org: str, product: str, **options) -> None:
