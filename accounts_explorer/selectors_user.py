@@ -134,9 +134,7 @@ SELECT e.event_time, e.type, k.name, a.external_id, a.name,
            FROM health_feature f
            WHERE f.product_id = e.product_id AND k.id IS NOT NULL AND EXISTS (
                SELECT 1 FROM jsonb_array_elements(f.rules) AS rule
-               WHERE (k.kind = 'event' AND rule->>'event' = k.name)
-                  OR (k.kind = 'page' AND rule ? 'page'
-                      AND k.name LIKE vitals_glob_to_like(rule->>'page') ESCAPE '\')
+               WHERE vitals_rule_matches(k.kind, k.name, rule)
            )
        ), '{}') AS features
 FROM (

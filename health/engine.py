@@ -215,9 +215,7 @@ feature_keys AS (
     JOIN health_feature f ON f.product_id = k.product_id
     CROSS JOIN LATERAL jsonb_array_elements(f.rules) AS rule
     WHERE k.product_id = %(product)s
-      AND ((k.kind = 'event' AND rule->>'event' = k.name)
-        OR (k.kind = 'page' AND rule ? 'page'
-            AND k.name LIKE vitals_glob_to_like(rule->>'page') ESCAPE '\\'))
+      AND vitals_rule_matches(k.kind, k.name, rule)
 ),
 core_items AS (
     SELECT item.ordinality AS item, item.value AS spec
@@ -231,7 +229,7 @@ core_features AS (
     JOIN health_feature f ON f.product_id = %(product)s AND (
         f.key = c.spec->>'feature'
         OR f.module_path = c.spec->>'module'
-        OR f.module_path LIKE vitals_glob_to_like(c.spec->>'module') || '/%%' ESCAPE '\\'
+        OR starts_with(f.module_path, (c.spec->>'module') || '/')
         OR (c.spec->>'label') = ANY(f.labels))
 ),
 key_items AS (
@@ -528,7 +526,7 @@ key_modules AS MATERIALIZED (
     FROM feature_keys fk
     JOIN health_feature f ON f.id = fk.feature_id
     JOIN health_module m ON m.product_id = %(product)s
-        AND (f.module_path = m.path OR f.module_path LIKE m.path || '/%%')
+        AND (f.module_path = m.path OR starts_with(f.module_path, m.path || '/'))
 ),
 module_events AS MATERIALIZED (
     SELECT a.account_pk, km.path, sum(a.events) AS events

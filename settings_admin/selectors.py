@@ -69,11 +69,8 @@ METRIC_LABELS = {
 
 # Whether event key k matches rule r.rule: SPEC section 2, as in health/engine.py's
 # feature_keys (an event name exactly; a page path by glob, * spanning '/').
-_KEY_MATCHES_RULE = """
-    ((k.kind = 'event' AND r.rule->>'event' = k.name)
-     OR (k.kind = 'page' AND r.rule ? 'page'
-         AND k.name LIKE vitals_glob_to_like(r.rule->>'page') ESCAPE '\\'))
-"""
+# SPEC 2 matching, defined once in SQL (health migration 0006).
+_KEY_MATCHES_RULE = "vitals_rule_matches(k.kind, k.name, r.rule)"
 
 
 @dataclass(frozen=True)
