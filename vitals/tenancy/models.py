@@ -97,10 +97,13 @@ class Product(TenantModel):
 WRITE_KEY_PREFIX = "vk_"
 
 
-def hash_write_key(raw_key: str) -> str:
-    # Keys are 256-bit random tokens, so a fast unsalted digest is enough and lets
-    # ingestion find a key with one indexed lookup.
-    return hashlib.sha256(raw_key.encode()).hexdigest()
+def hash_secret(raw_secret: str) -> str:
+    """Digest of a write key or API token as stored. They are 256-bit random tokens, so a
+    fast unsalted digest is enough and lets a request find its key with one indexed lookup."""
+    return hashlib.sha256(raw_secret.encode()).hexdigest()
+
+
+hash_write_key = hash_secret
 
 
 class WriteKey(TenantModel):
