@@ -196,7 +196,6 @@ class AccountHealth(TenantModel):
     product_last_seen = models.DateTimeField(null=True)
     last_seen = models.DateTimeField(null=True)
     created_date = models.DateField(null=True)
-    drilldown = models.JSONField(default=dict)
 
     class Meta(TenantModel.Meta):
         constraints = [
@@ -222,10 +221,36 @@ class PortfolioHealth(TenantModel):
 
 class RollupState(TenantModel):
     """Where a product's incremental rollups stand: sessions are built from events before
-    `sessions_cutoff` (the end of the as-of day of the last run)."""
+    `sessions_cutoff` (the end of the as-of day of the last run); the window states hold
+    the sums of `state_as_of`, computed with the core items and thresholds that
+    `state_signature` fingerprints (health/engine/state.py)."""
 
     product = models.OneToOneField(Product, on_delete=models.CASCADE, related_name="+")
     sessions_cutoff = models.DateTimeField(null=True, blank=True)
+    state_as_of = models.DateField(null=True, blank=True)
+    state_signature = models.CharField(max_length=64, blank=True)
+    # Daily rows from this day on carry their events per event key (drill-down features).
+    keys_from = models.DateField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"rollup state of product {self.product_id}"
+
+
+class AccountState(models.Model):
+    """Per account, the window sums of the newest computed as-of day: the engine's
+    health_account_state (health/engine/state.py). Only the usage filters read it through
+    the ORM, in subqueries correlated with tenant-scoped account rows."""
+
+    pk = models.CompositePrimaryKey("product_id", "account_pk")
+    product_id = models.BigIntegerField()
+    account_pk = models.BigIntegerField()
+    # {"feature key" / "module path": "YYYY-MM-DD"}, the latest day in W it was used
+    feature_last = models.JSONField()
+    module_last = models.JSONField()
+
+    class Meta:
+        managed = False
+        db_table = "health_account_state"
+
+    def __str__(self) -> str:
+        return f"{self.product_id}:{self.account_pk}"
