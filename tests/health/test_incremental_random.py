@@ -160,6 +160,8 @@ def rollup_tables(product_id: int, as_of: date) -> dict[str, list]:
         " FROM health_session WHERE product_id = %s ORDER BY user_pk, started_at",
         "pair": "SELECT * FROM health_pair_state WHERE product_id = %s"
         " ORDER BY account_pk, user_pk",
+        "account_day": "SELECT day, account_pk, dau, wau, visits, seconds"
+        " FROM health_account_day WHERE product_id = %s ORDER BY day, account_pk",
         # usage days before W may linger in the incremental state: they mean "not in W"
         "account": "SELECT account_pk, mau_w, mau_p, items_w, items_p, history_w, history_p,"
         " risk_w, risk_p, users_lifetime, dau_w, dau_p, wau_w, wau_p, visits_w, visits_p,"
