@@ -21,13 +21,25 @@ from zoneinfo import ZoneInfo
 
 import django_filters
 from django import forms
-from django.db.models import CharField, Exists, Func, OuterRef, Q, QuerySet, Value
-from django.db.models.fields.json import KeyTextTransform, KeyTransform
+from django.db.models import (
+    CharField,
+    DateField,
+    Exists,
+    F,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.fields.json import KeyTransform
 from django.db.models.lookups import Exact
 from django.http import QueryDict
 
 from accounts_explorer.columns import DEFAULT_COLUMNS, DEFAULT_SORT
-from health.models import AccountHealth, AccountState
+from health.models import AccountHealth, AccountState, RollupState
 
 PAGE_SIZE = 50
 MAX_SEARCH = 200
@@ -346,19 +358,37 @@ def advanced_q(name: str, value: Any, *, w_from: datetime) -> Q:
     if name in USAGE:
         kind, used, _ = USAGE[name]
         # EXISTS is never NULL, so NOT stays two-valued.
-        # The engine keeps, per account, the latest day in W each feature (module) was used.
+        # The engine keeps, per account, the latest day in W each feature (module) was used,
+        # in arrays by the catalog position its state recorded.
         column = "feature_last" if kind == "features" else "module_last"
+        positions = RollupState.objects.filter(product_id=OuterRef("product_id")).values(
+            "usage_features" if kind == "features" else "usage_modules"
+        )[:1]
+        position = Func(
+            Subquery(positions),
+            Value(str(value)),
+            function="array_position",
+            output_field=IntegerField(),
+        )
         did_use = Q(
             Exists(
                 AccountState.objects.filter(
                     product_id=OuterRef("product_id"), account_pk=OuterRef("account_id")
                 )
-                .alias(last_used=KeyTextTransform(str(value), column))
-                .filter(last_used__gte=w_from.date().isoformat())
+                .alias(last_used=ArrayItem(F(column), position))
+                .filter(last_used__gte=w_from.date())
             )
         )
         return did_use if used else ~did_use
     raise ValueError(f"unknown filter {name!r}")
+
+
+class ArrayItem(Func):
+    """array[index] (1-based)."""
+
+    template = "(%(expressions)s])"
+    arg_joiner = "["
+    output_field = DateField()
 
 
 def _typeof_number(trait: str) -> Q:

@@ -22,7 +22,7 @@ from health.engine.evaluate import account_health_write, portfolio_write
 from health.engine.maps import core_map_for, rollup_signature
 from health.engine.state import MAX_ADVANCE_DAYS, state_advance, state_rebuild
 from health.engine.windows import W_DAYS, Windows
-from health.models import RollupState
+from health.models import Feature, Module, RollupState
 from vitals.tenancy.models import Product
 
 __all__ = ["Windows", "health_compute_sql"]
@@ -60,8 +60,11 @@ def health_compute_sql(*, product: Product, as_of: date, full: bool) -> int:
     if rebuild:
         daily.rebuild_all(product=product, windows=windows, core=core)
         state.keys_from = windows.w_start
+        state.usage_features, state.usage_modules = catalog_positions(product=product)
         _analyze(_REBUILT_TABLES[:2])
-        state_rebuild(product=product, windows=windows, settings=settings, core=core)
+        state_rebuild(
+            product=product, windows=windows, settings=settings, core=core, usage=usage(state)
+        )
         _analyze(_REBUILT_TABLES[2:])
     else:
         # Daily rows carry their events per key from keys_from on; a W reaching further
@@ -80,7 +83,9 @@ def health_compute_sql(*, product: Product, as_of: date, full: bool) -> int:
         )
         previous = state.state_as_of
         if as_of < previous or (as_of - previous).days > MAX_ADVANCE_DAYS:
-            state_rebuild(product=product, windows=windows, settings=settings, core=core)
+            state_rebuild(
+                product=product, windows=windows, settings=settings, core=core, usage=usage(state)
+            )
         else:
             state_advance(
                 product=product,
@@ -89,14 +94,35 @@ def health_compute_sql(*, product: Product, as_of: date, full: bool) -> int:
                 settings=settings,
                 core=core,
                 changes=changes,
+                usage=usage(state),
             )
     state.sessions_cutoff = windows.cutoff
     state.state_as_of = as_of
     state.state_signature = signature
-    state.save(update_fields=["sessions_cutoff", "state_as_of", "state_signature", "keys_from"])
+    state.save(
+        update_fields=[
+            "sessions_cutoff",
+            "state_as_of",
+            "state_signature",
+            "keys_from",
+            "usage_features",
+            "usage_modules",
+        ]
+    )
     rows = account_health_write(product=product, windows=windows, settings=settings, k=core.k)
     portfolio_write(product=product, windows=windows, settings=settings, k=core.k)
     return rows
+
+
+def usage(state: RollupState) -> tuple[list[str], list[str]]:
+    return list(state.usage_features), list(state.usage_modules)
+
+
+def catalog_positions(*, product: Product) -> tuple[list[str], list[str]]:
+    """The order of the usage arrays: feature keys and module paths, sorted."""
+    features = Feature.objects.filter(product=product).order_by("key").values_list("key", flat=True)
+    modules = Module.objects.filter(product=product).order_by("path").values_list("path", flat=True)
+    return list(features), list(modules)
 
 
 def _analyze(tables: tuple[str, ...]) -> None:

@@ -33,6 +33,12 @@ def _params(product: Product, windows: Windows, settings: HealthSettings, k: int
     }
 
 
+# SPEC section 3: an account's created date is its createdAt trait, else the day of the
+# first message that names it. Over ingestion_account a.
+_CREATED_DATE = """COALESCE(vitals_trait_day(a.traits->>'createdAt', %(tz)s),
+                            (a.first_seen_at AT TIME ZONE %(tz)s)::date)"""
+
+
 def _window_metrics(x: str) -> str:
     """The KPIs of window x ('w' or 'p') from the account state's sums."""
     return f"""
@@ -74,16 +80,14 @@ INSERT INTO health_accounthealth (
     avg_session_seconds, avg_session_seconds_prev, users_lifetime, visits_lifetime,
     product_first_seen, product_last_seen, last_seen, created_date)
 WITH accounts AS (
-    SELECT a.id AS account_pk,
-           COALESCE(vitals_trait_day(a.traits->>'createdAt', %(tz)s),
-                    (a.first_seen_at AT TIME ZONE %(tz)s)::date) AS created_date
+    SELECT a.id AS account_pk, {_CREATED_DATE} AS created_date
     FROM ingestion_account a
     WHERE a.organization_id = %(org)s AND a.first_seen_at < %(cutoff)s
 ),
 other_products AS (
     -- Last Seen spans the organization's products
     SELECT account_pk, max(last_at) AS last_at FROM health_user_day
-    WHERE organization_id = %(org)s AND product_id <> %(product)s AND day <= %(as_of)s
+    WHERE product_id = ANY(%(other_products)s) AND day <= %(as_of)s
     GROUP BY account_pk
 ),
 metrics AS (
@@ -125,6 +129,11 @@ def account_health_write(
 ) -> int:
     """One AccountHealth row per account known by the end of D."""
     params = _params(product, windows, settings, k)
+    params["other_products"] = list(
+        Product.objects.filter(organization_id=product.organization_id)
+        .exclude(pk=product.pk)
+        .values_list("pk", flat=True)
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             "DELETE FROM health_accounthealth WHERE product_id = %(product)s AND as_of = %(as_of)s",
@@ -151,10 +160,16 @@ def _distribution(band: str, value: str, labels: tuple[str, str, str]) -> str:
 _LEVELS = ("Low", "Moderate", "High")
 
 _PORTFOLIO_SQL = f"""
-WITH rows AS (
-    SELECT h.*, a.traits FROM health_accounthealth h
-    JOIN ingestion_account a ON a.id = h.account_id
-    WHERE h.product_id = %(product)s AND h.as_of = %(as_of)s
+WITH rows AS MATERIALIZED (
+    SELECT * FROM health_accounthealth
+    WHERE product_id = %(product)s AND as_of = %(as_of)s
+),
+risk AS (
+    -- users at risk in at least one account, in W and P
+    SELECT count(DISTINCT user_pk) FILTER (WHERE risk_w) AS users_w,
+           count(DISTINCT user_pk) FILTER (WHERE risk_p) AS users_p
+    FROM health_pair_state
+    WHERE product_id = %(product)s AND (risk_w OR risk_p) AND %(k)s > 0
 ),
 members AS (
     -- belongs to an account by the end of D: a membership, or an event with context.groupId
@@ -165,9 +180,11 @@ members AS (
     WHERE organization_id = %(org)s AND with_context_group AND day <= %(as_of)s
 ),
 leads AS (
-    SELECT created_date,
-           lower(coalesce(traits->>'status', '')) IN ('lead', 'prospect') AS is_lead
-    FROM rows
+    -- the accounts known by the end of D (the rows), with their created day and status
+    SELECT {_CREATED_DATE} AS created_date,
+           lower(coalesce(a.traits->>'status', '')) IN ('lead', 'prospect') AS is_lead
+    FROM ingestion_account a
+    WHERE a.organization_id = %(org)s AND a.first_seen_at < %(cutoff)s
 )
 SELECT jsonb_build_object(
     'as_of', %(as_of)s::date,
@@ -177,12 +194,8 @@ SELECT jsonb_build_object(
     'active_accounts_prev', (SELECT count(*) FROM rows WHERE active_users_prev > 0),
     'accounts_at_risk', (SELECT count(*) FROM rows WHERE health = 'At Risk'),
     'accounts_at_risk_prev', (SELECT count(*) FROM rows WHERE health_prev = 'At Risk'),
-    'users_at_risk', CASE WHEN %(k)s > 0 THEN (
-        SELECT count(DISTINCT user_pk) FROM health_pair_state
-        WHERE product_id = %(product)s AND risk_w) ELSE 0 END,
-    'users_at_risk_prev', CASE WHEN %(k)s > 0 THEN (
-        SELECT count(DISTINCT user_pk) FROM health_pair_state
-        WHERE product_id = %(product)s AND risk_p) ELSE 0 END,
+    'users_at_risk', (SELECT users_w FROM risk),
+    'users_at_risk_prev', (SELECT users_p FROM risk),
     'new_accounts', (SELECT count(*) FROM leads
                      WHERE created_date BETWEEN %(w_start)s AND %(w_end)s),
     'new_accounts_prev', (SELECT count(*) FROM leads

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from django.db import connection
 
-from health.models import Feature, HealthSettings
+from health.models import Feature, HealthSettings, Module
 from vitals.tenancy.models import Product
 
 # A feature's events count for an item that names the feature, its module or an ancestor
@@ -91,14 +91,16 @@ def core_map_for(*, product: Product, settings: HealthSettings) -> CoreMap:
 def rollup_signature(*, product: Product, settings: HealthSettings) -> str:
     """Fingerprint of everything the rollups' core masks and the states' risk flags were
     computed with: the catalog's matching, the core items and the CFU lower limit. When it
-    changes, the next run rebuilds from the events."""
+    changes, the next run rebuilds from the events (the usage arrays are by catalog
+    position too)."""
     features = list(
         Feature.objects.filter(product=product)
         .order_by("key")
         .values_list("key", "module_path", "labels", "rules")
     )
+    modules = list(Module.objects.filter(product=product).order_by("path").values_list("path"))
     payload = json.dumps(
-        [settings.core_items, settings.cfu_lower, features], sort_keys=True, default=str
+        [settings.core_items, settings.cfu_lower, features, modules], sort_keys=True, default=str
     )
     return hashlib.sha256(payload.encode()).hexdigest()
 

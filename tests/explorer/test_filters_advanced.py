@@ -12,6 +12,7 @@ from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
 
 from accounts_explorer.filters import ADVANCED_FILTERS, explorer_state_from
+from health.models import RollupState
 from ingestion.models import Account
 from tests.explorer.conftest import seed_accounts, seed_portfolio
 from tests.explorer.helpers import HTMX_TABLE, read_table
@@ -41,7 +42,13 @@ def seeded(alice, org, product):
             }
             account.save()
         # Feature "export" (module "reports") last used in W by accounts 0-9, before W by
-        # accounts 10-19; the others never.
+        # accounts 10-19; the others never. The state's arrays are by catalog position.
+        RollupState.objects.create(
+            organization=org,
+            product=product,
+            usage_features=["dashboards", "export"],
+            usage_modules=["reports"],
+        )
         with connection.cursor() as cursor:
             for i in range(20):
                 day = (AS_OF if i < 10 else AS_OF - timedelta(days=30)).isoformat()
@@ -51,8 +58,7 @@ def seeded(alice, org, product):
                     " users_lifetime, dau_w, dau_p, wau_w, wau_p, visits_w, visits_p, seconds_w,"
                     " seconds_p, visits_lifetime, feature_last, module_last)"
                     " VALUES (%s, %s, %s, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,"
-                    " jsonb_build_object('export', %s::text),"
-                    " jsonb_build_object('reports', %s::text))",
+                    " ARRAY[NULL, %s::date], ARRAY[%s::date])",
                     [
                         org.pk,
                         product.pk,

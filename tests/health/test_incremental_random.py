@@ -166,21 +166,26 @@ def rollup_tables(product_id: int, as_of: date) -> dict[str, list]:
         "account": "SELECT account_pk, mau_w, mau_p, items_w, items_p, history_w, history_p,"
         " risk_w, risk_p, users_lifetime, dau_w, dau_p, wau_w, wau_p, visits_w, visits_p,"
         " seconds_w, seconds_p, visits_lifetime, first_at, last_at,"
-        " (SELECT jsonb_object_agg(key, value ORDER BY key) FROM jsonb_each_text(feature_last)"
-        f" WHERE value >= '{w_start}')::text,"
-        " (SELECT jsonb_object_agg(key, value ORDER BY key) FROM jsonb_each_text(module_last)"
-        f" WHERE value >= '{w_start}')::text"
+        f" ARRAY(SELECT CASE WHEN u >= '{w_start}' THEN u END FROM unnest(feature_last) u),"
+        f" ARRAY(SELECT CASE WHEN u >= '{w_start}' THEN u END FROM unnest(module_last) u)"
         " FROM health_account_state WHERE product_id = %s ORDER BY account_pk",
     }
     tables = {}
     with connection.cursor() as cursor:
         for name, sql in queries.items():
             cursor.execute(sql, [product_id])
-            tables[name] = [
-                tuple(round(value, 6) if isinstance(value, float) else value for value in row)
-                for row in cursor.fetchall()
-            ]
+            tables[name] = [tuple(_comparable(value) for value in row) for row in cursor.fetchall()]
     return tables
+
+
+def _comparable(value: object) -> object:
+    if isinstance(value, float):
+        return round(value, 6)
+    if isinstance(value, list):  # usage arrays: no entry and none in W are alike
+        while value and value[-1] is None:
+            value = value[:-1]
+        return tuple(value)
+    return value
 
 
 class _RolledBack(Exception):

@@ -41,10 +41,20 @@ MAX_ADVANCE_DAYS = 60
 
 
 def state_rebuild(
-    *, product: Product, windows: Windows, settings: HealthSettings, core: CoreMap
+    *,
+    product: Product,
+    windows: Windows,
+    settings: HealthSettings,
+    core: CoreMap,
+    usage: tuple[list[str], list[str]],
 ) -> None:
-    """Every state of the product from its daily rows as of D."""
-    params = state_params(product, windows, settings, core.k)
+    """Every state of the product from its daily rows as of D; `usage` is the catalog's
+    feature keys and module paths the usage arrays are by."""
+    params = {
+        **state_params(product, windows, settings, core.k),
+        "usage_features": usage[0],
+        "usage_modules": usage[1],
+    }
     contribution = contributions("s.", "")
     sums = ", ".join(f"sum({as_count(contribution[f])}) AS {f}" for f in PAIR_FIELDS)
     with connection.cursor() as cursor:
@@ -73,6 +83,7 @@ def state_advance(
     settings: HealthSettings,
     core: CoreMap,
     changes: DailyChanges,
+    usage: tuple[list[str], list[str]],
 ) -> None:
     """Move the states from as-of `previous` (D0) to `windows.as_of` (D >= D0), given the
     daily rows layer 1 rewrote (`changes`, old rows in l1_old_user_day)."""
@@ -84,6 +95,8 @@ def state_advance(
         "previous": previous,
         "changed": changed,
         "moved": _moved_days(old, windows),
+        "usage_features": usage[0],
+        "usage_modules": usage[1],
     }
     with connection.cursor() as cursor:
         pairs_move(cursor, params, core.k)
