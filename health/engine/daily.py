@@ -86,6 +86,8 @@ _SESSION_COLUMNS = (
 _SESSIONS_SQL = (
     _SESSIONS_SELECT
     + f"INSERT INTO health_session ({_SESSION_COLUMNS}) SELECT {_SESSION_COLUMNS} FROM sessions"
+    # in time order, as the (day) and (ended_at) indexes are
+    + " ORDER BY day, ended_at"
 )
 # The same, answering the days of the sessions written.
 _SESSIONS_DAYS_SQL = (
@@ -142,6 +144,8 @@ SELECT %(org)s, %(product)s, a.day, a.account_pk, a.user_pk, a.events, a.core_lo
 FROM activity a
 LEFT JOIN visits v USING (day, account_pk, user_pk)
 LEFT JOIN key_arrays k USING (day, account_pk, user_pk)
+-- in the primary key's order: index pages fill one after another instead of at random
+ORDER BY a.account_pk, a.user_pk, a.day
 """
 
 

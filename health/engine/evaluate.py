@@ -121,6 +121,7 @@ SELECT %(org)s, %(product)s, %(as_of)s, account_pk,
        risk_w, risk_p, visits_w, visits_p, seconds_w, seconds_p,
        users_lifetime, visits_lifetime, first_at, last_at, org_last_at, created_date
 FROM scored
+ORDER BY account_pk
 """
 
 

@@ -68,6 +68,7 @@ def state_rebuild(
                    {", ".join("0" for _ in DAY_FIELDS)}, min(s.first_at), max(s.last_at)
             FROM health_pair_state s WHERE s.product_id = %(product)s
             GROUP BY s.account_pk
+            ORDER BY s.account_pk
             """,
             params,
         )

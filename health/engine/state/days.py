@@ -26,6 +26,7 @@ FROM unnest(%(days)s::date[]) AS d(day)
 JOIN health_user_day r ON r.product_id = %(product)s
     AND r.day BETWEEN d.day - {WAU_SPAN - 1} AND d.day
 GROUP BY d.day, r.account_pk
+ORDER BY d.day, r.account_pk
 """
 
 # Every day of W and P at once: each daily row covers its day and the next ones up to the
@@ -53,6 +54,7 @@ covered AS (
 SELECT %(org)s, %(product)s, day, account_pk, sum(active), count(*),
        coalesce(sum(visits), 0), coalesce(sum(seconds), 0)
 FROM covered GROUP BY day, account_pk
+ORDER BY day, account_pk
 """
 
 

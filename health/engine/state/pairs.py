@@ -65,6 +65,7 @@ def pairs_rebuild(cursor: Any, params: dict[str, Any], k: int) -> None:
                                        {_STATE_COLUMNS})
         SELECT %(org)s, %(product)s, account_pk, user_pk, {_STATE_COLUMNS}
         FROM ({_from_rows_sql(k, "")}) computed
+        ORDER BY account_pk, user_pk
         """,
         params,
     )
