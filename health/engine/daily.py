@@ -113,7 +113,7 @@ WITH activity AS (
            sum(core_events)::int AS core_events, min(first_at) AS first_at,
            max(last_at) AS last_at, bool_or(with_context_group) AS with_context_group
     FROM {table}
-    WHERE account_pk IS NOT NULL
+    WHERE account_pk IS NOT NULL {bucket_days}
     GROUP BY 1, 2, 3
 ),
 visits AS (
@@ -194,7 +194,7 @@ def rebuild_all(*, product: Product, windows: Windows, core: CoreMap) -> None:
         cursor.execute(_BUCKETS_SQL.format(table="l1_bucket", join="", where=""), params)
         cursor.execute(_SESSIONS_SQL.format(table="l1_bucket"), params)
         cursor.execute(
-            _USER_DAY_SQL.format(table="l1_bucket", session_days="", key_days=""),
+            _USER_DAY_SQL.format(table="l1_bucket", bucket_days="", session_days="", key_days=""),
             {
                 **params,
                 "keys_from": day_start(windows.w_start, product.organization.timezone),
@@ -244,20 +244,19 @@ def rebuild_days(
             tz = product.organization.timezone
             params["from"] = day_start(min(touched), tz)
             params["to"] = day_start(max(touched) + timedelta(days=1), tz)
-            where = """
-              AND e.event_time >= %(from)s AND e.event_time < %(to)s
-              AND (e.event_time AT TIME ZONE %(tz)s)::date = ANY(%(touched)s)
-            """
-            cursor.execute(_BUCKETS_SQL.format(table="l1_day_bucket", join="", where=where), params)
+            # The sessions' buckets hold every event of the touched days: everyone's from
+            # the previous cutoff, and those of users with events on an older touched day
+            # from that day's start.
             cursor.execute(
                 _USER_DAY_SQL.format(
-                    table="l1_day_bucket",
+                    table="l1_session_bucket",
+                    bucket_days="AND (first_at AT TIME ZONE %(tz)s)::date = ANY(%(touched)s)",
                     session_days="AND day = ANY(%(touched)s)",
                     key_days="AND (e.event_time AT TIME ZONE %(tz)s)::date = ANY(%(touched)s)",
                 ),
                 {**params, "keys_from": params["from"], "keys_to": params["to"]},
             )
-            cursor.execute("DROP TABLE l1_day_bucket")
+        cursor.execute("DROP TABLE l1_session_bucket")
         # Days whose events did not change but whose sessions did (a session that a late
         # event extended across midnight): only their visits move.
         params["visit_days"] = [day for day in days if day not in set(touched)]
@@ -295,7 +294,8 @@ def _sessions_rebuild(
     previous_cutoff: datetime | None,
 ) -> set[date]:
     """Rebuild the sessions that events after the previous cutoff, or on touched days, can
-    change; returns the days of every session deleted or written.
+    change; returns the days of every session deleted or written, and leaves the events'
+    buckets in l1_session_bucket.
 
     A session ending within 30 minutes before a new event may grow, so it is rebuilt from
     its own start: every user's rebuild begins at a true session start. Users with events
@@ -313,7 +313,6 @@ def _sessions_rebuild(
             )
             cursor.execute(_SESSIONS_DAYS_SQL.format(table="l1_session_bucket"), params)
             days |= {row[0] for row in cursor.fetchall()}
-            cursor.execute("DROP TABLE l1_session_bucket")
         _mark_days_after(product=product, windows=windows)
         return days
     tz = product.organization.timezone
@@ -398,7 +397,7 @@ def _sessions_rebuild(
         )
         cursor.execute(_SESSIONS_DAYS_SQL.format(table="l1_session_bucket"), params)
         days |= {row[0] for row in cursor.fetchall()}
-        cursor.execute("DROP TABLE l1_session_bucket, l1_since, l1_gone, l1_restart")
+        cursor.execute("DROP TABLE l1_since, l1_gone, l1_restart")
     return days
 
 

@@ -95,7 +95,10 @@ def state_advance(
         **state_params(product, old, settings, core.k, prefix="o_"),
         "previous": previous,
         "changed": changed,
-        "moved": _moved_days(old, windows),
+        "raising": _moved_days(old, windows, lags=(0, 30)),
+        "leaving_p": _moved_days(old, windows, lags=(60,)),
+        "leaving_h": _moved_days(old, windows, lags=(180,)),
+        "leaving_hp": _moved_days(old, windows, lags=(210,)),
         "usage_features": usage[0],
         "usage_modules": usage[1],
     }
@@ -107,10 +110,11 @@ def state_advance(
         cursor.execute("DROP TABLE st_calc, st_shrunk, st_pairs")
 
 
-def _moved_days(old: Windows, new: Windows) -> list[date]:
-    """Days entering or leaving W, P, H, H' or the range up to D-30, from D0 to D."""
+def _moved_days(old: Windows, new: Windows, *, lags: tuple[int, ...]) -> list[date]:
+    """The days (D0-lag, D-lag] for each lag: from D0 to D, lag 0 enters W and H, 30 leaves
+    W and enters P, H' and the range up to D-30, 60 leaves P, 180 H, 210 H'."""
     days: set[date] = set()
-    for lag in (0, 30, 60, 180, 210):
+    for lag in lags:
         first = old.as_of - timedelta(days=lag - 1)
         days.update(first + timedelta(days=n) for n in range((new.as_of - old.as_of).days))
     return sorted(days)

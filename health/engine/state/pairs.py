@@ -74,11 +74,19 @@ def pairs_rebuild(cursor: Any, params: dict[str, Any], k: int) -> None:
 def pairs_move(cursor: Any, params: dict[str, Any], k: int) -> None:
     """Compute the affected pairs' new states beside their old ones (st_calc), write them,
     and leave st_calc for the accounts' deltas."""
+    # The affected pairs: rows on a day that raises states (D0 .. D, and D0-30 .. D-30,
+    # where W's leavers are too) or was rewritten; pairs whose latest day in P, H or H'
+    # (or an item's in P) leaves it.
     cursor.execute(
         """
         CREATE TEMP TABLE st_pairs ON COMMIT DROP AS
         SELECT account_pk, user_pk FROM health_user_day
-        WHERE product_id = %(product)s AND (day = ANY(%(moved)s) OR day = ANY(%(changed)s))
+        WHERE product_id = %(product)s AND (day = ANY(%(raising)s) OR day = ANY(%(changed)s))
+        UNION
+        SELECT account_pk, user_pk FROM health_pair_state
+        WHERE product_id = %(product)s
+          AND (last_day = ANY(%(leaving_h)s) OR last_day_p = ANY(%(leaving_p)s)
+               OR last_day_p = ANY(%(leaving_hp)s) OR item_last_p && %(leaving_p)s::date[])
         UNION
         SELECT account_pk, user_pk FROM l1_old_user_day
         """,
