@@ -60,12 +60,13 @@ def health_snapshot(product_id: int, as_of: date | str) -> list[tuple]:
 
 
 def _canonical(value: Any) -> str:
-    """JSON text with floats rounded well inside the spec's 1e-6: sums and means may
-    differ in their last bits with the order a plan adds them in."""
+    """JSON text with numbers rounded well inside the spec's 1e-6: sums and means may
+    differ in their last bits with the order a plan adds them in (a mean of 7 can come
+    back as 7 or 7.000000000000001, so every number is compared as a float)."""
 
     def rounded(item: Any) -> Any:
-        if isinstance(item, float):
-            return round(item, 9)
+        if isinstance(item, int | float) and not isinstance(item, bool):
+            return round(float(item), 9)
         if isinstance(item, dict):
             return {key: rounded(val) for key, val in item.items()}
         if isinstance(item, list):

@@ -188,6 +188,20 @@ def _comparable(value: object) -> object:
     return value
 
 
+def _first_difference(left: list, right: list) -> str:
+    for a, b in zip(left, right, strict=False):
+        if a != b:
+            if isinstance(a, str) and isinstance(b, str):
+                a_dict, b_dict = json.loads(a), json.loads(b)
+                keys = sorted(k for k in {*a_dict, *b_dict} if a_dict.get(k) != b_dict.get(k))
+                if keys:
+                    return "; ".join(f"{k}: {a_dict.get(k)} != {b_dict.get(k)}" for k in keys)
+                at = next(i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y)
+                return f"...{a[max(0, at - 60) : at + 20]} != ...{b[max(0, at - 60) : at + 20]}"
+            return f"{a} != {b}"
+    return f"{len(left)} rows != {len(right)} rows"
+
+
 class _RolledBack(Exception):
     pass
 
@@ -242,7 +256,9 @@ def test_it_equals_a_full_rebuild_every_night(seed, timezone):
             health_compute(product=product, as_of=as_of)
             incremental = (health_snapshot(product.pk, as_of), rollup_tables(product.pk, as_of))
             full = full_rebuild_snapshot(product, as_of)
-            assert incremental[0] == full[0], f"KPIs differ as of {as_of} (seed {seed})"
+            assert incremental[0] == full[0], (
+                f"KPIs differ as of {as_of} (seed {seed}): {_first_difference(incremental[0], full[0])}"
+            )
             for table in full[1]:
                 assert incremental[1][table] == full[1][table], (
                     f"{table} differs as of {as_of} (seed {seed})"
