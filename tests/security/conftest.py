@@ -94,7 +94,9 @@ def world(tmp_path: Path, org, alice, bob, charlie, other_org) -> World:
     compute(org.slug, product.key, AS_OF)
     write_key, _ = write_key_create(product=product, label="walk")
     with tenant_scope(org, product):
-        module = Module.objects.create(organization=org, product=product, path="Reports")
+        Module.objects.create(organization=org, product=product, path="Reports")
+        # Empty, so deleting it is allowed (a module with features is refused).
+        module = Module.objects.create(organization=org, product=product, path="Archive")
         feature = Feature.objects.create(
             organization=org,
             product=product,

@@ -94,17 +94,3 @@ def test_it_answers_every_url_as_the_table_says(role, world, alice, bob, charlie
                         mismatches.append(f"{method} {url} shows the outsider {leaked}")
             transaction.set_rollback(True)
     assert not mismatches, "\n".join(mismatches)
-
-
-def test_it_counts_an_admin_post_as_done_only_when_the_change_happened(world, alice):
-    """The walk's 302s are real changes, not a redirect that swallowed an error: spot-check
-    two actions whose redirect looks the same either way."""
-    from settings_admin.models import AuditEntry
-
-    client = role_client("admin", users={"admin": alice}, tokens=world.tokens)
-    for name in ("config_upload", "feature_move"):
-        pattern = next(p for p in project_patterns() if p.name == name)
-        before = AuditEntry.dangerously_unscoped.count()
-        response = client.post(url_of(pattern, world), ROUTES[name].body(world))
-        assert response.status_code == 302
-        assert AuditEntry.dangerously_unscoped.count() == before + 1, name
