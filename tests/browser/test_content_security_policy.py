@@ -28,6 +28,17 @@ def test_it_loads_every_kind_of_page_and_swap_with_nothing_blocked(
     assert "script-src 'self'" in header and "unsafe-inline" not in header
 
     page.goto("/o/m/p/p/?last_seen=all")
+    # base.html's htmx-config parsed: nothing htmx does needs an inline style or eval.
+    config = page.evaluate(
+        "({indicator: htmx.config.includeIndicatorStyles, evaluate: htmx.config.allowEval,"
+        " cache: htmx.config.historyCacheSize, settle: htmx.config.attributesToSettle})"
+    )
+    assert config == {
+        "indicator": False,
+        "evaluate": False,
+        "cache": 0,
+        "settle": ["class", "width", "height"],
+    }
     expect(page.locator(f"{TABLE} tbody tr[data-account]")).to_have_count(2)
     # htmx swaps (indicator classes and all) under the policy.
     page.locator(f"{TABLE} th[data-col='score'] a").click()
@@ -35,6 +46,12 @@ def test_it_loads_every_kind_of_page_and_swap_with_nothing_blocked(
     page.get_by_label("Search accounts by name or ID").fill("xco")
     expect(page).to_have_url(re.compile(r"q=xco"))
     expect(page.locator(f"{TABLE} tbody tr[data-account]")).to_have_count(1)
+    # Back and forward come from the server (no history cache), still in place.
+    page.go_back()
+    expect(page.locator(f"{TABLE} tbody tr[data-account]")).to_have_count(2)
+    page.go_forward()
+    expect(page.locator(f"{TABLE} tbody tr[data-account]")).to_have_count(1)
+    assert page.evaluate("sessionStorage.getItem('htmx-history-cache')") is None
 
     page.goto("/o/m/p/p/report/group-by/?metric=visits&by=status")
     bar = page.locator("#groupby-chart .groupby-current rect").first

@@ -43,6 +43,8 @@ def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
             "SECURE_HSTS_PRELOAD",
             "SESSION_COOKIE_SECURE",
             "CSRF_COOKIE_SECURE",
+            # The browser tests set this for Playwright in this process; never in production.
+            "DJANGO_ALLOW_ASYNC_UNSAFE",
         }
     }
     # The database the suite uses: without one, settings would start the embedded server.
