@@ -21,13 +21,25 @@ from zoneinfo import ZoneInfo
 
 import django_filters
 from django import forms
-from django.db.models import CharField, Func, Q, QuerySet, Value
+from django.db.models import (
+    CharField,
+    DateField,
+    Exists,
+    F,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.fields.json import KeyTransform
 from django.db.models.lookups import Exact
 from django.http import QueryDict
 
 from accounts_explorer.columns import DEFAULT_COLUMNS, DEFAULT_SORT
-from health.models import AccountHealth
+from health.models import AccountHealth, AccountState, RollupState
 
 PAGE_SIZE = 50
 MAX_SEARCH = 200
@@ -204,7 +216,8 @@ SEEN = {
     "first_seen": ("product_first_seen", "Customer since"),
     "last_seen": ("product_last_seen", "Product last seen"),
 }
-# "Used / did not use X in the last 30 days", from the as-of day's drill-down counts.
+# "Used / did not use X in the last 30 days", from the engine's account state
+# (health_account_state's usage days, health/engine/state.py).
 USAGE = {
     "used_feature": ("features", True, "Used feature"),
     "unused_feature": ("features", False, "Did not use feature"),
@@ -305,11 +318,13 @@ class AccountHealthFilter(django_filters.FilterSet):
         return queryset
 
     def filter_advanced(self, queryset: QuerySet, name: str, value: Any) -> QuerySet:
-        return queryset.filter(advanced_q(name, value, tz=self.window_start.tzinfo))
+        return queryset.filter(advanced_q(name, value, w_from=self.window_start))
 
 
-def advanced_q(name: str, value: Any, *, tz: Any) -> Q:
-    """One advanced filter as a condition on health_accounthealth (joined to the account)."""
+def advanced_q(name: str, value: Any, *, w_from: datetime) -> Q:
+    """One advanced filter as a condition on health_accounthealth (joined to the account);
+    `w_from` is the first instant of W in the organization's time zone."""
+    tz = w_from.tzinfo
     if name in TRAIT_EQUALS:
         return Q(**{f"account__traits__{TRAIT_EQUALS[name][0]}": value})
     if name == "trait":
@@ -342,13 +357,38 @@ def advanced_q(name: str, value: Any, *, tz: Any) -> Q:
         return Q(**{f"{field}__lt": end})
     if name in USAGE:
         kind, used, _ = USAGE[name]
-        # features: [[key, events], ...] (zero counts included); zero_usage_*: [key, ...].
-        # Containment at the top level: never NULL, so NOT stays two-valued.
-        did_use = Q(drilldown__contains={kind: [[value]]}) & ~Q(
-            drilldown__contains={f"zero_usage_{kind}": [value]}
+        # EXISTS is never NULL, so NOT stays two-valued.
+        # The engine keeps, per account, the latest day in W each feature (module) was used,
+        # in arrays by the catalog position its state recorded.
+        column = "feature_last" if kind == "features" else "module_last"
+        positions = RollupState.objects.filter(product_id=OuterRef("product_id")).values(
+            "usage_features" if kind == "features" else "usage_modules"
+        )[:1]
+        position = Func(
+            Subquery(positions),
+            Value(str(value)),
+            function="array_position",
+            output_field=IntegerField(),
+        )
+        did_use = Q(
+            Exists(
+                AccountState.objects.filter(
+                    product_id=OuterRef("product_id"), account_pk=OuterRef("account_id")
+                )
+                .alias(last_used=ArrayItem(F(column), position))
+                .filter(last_used__gte=w_from.date())
+            )
         )
         return did_use if used else ~did_use
     raise ValueError(f"unknown filter {name!r}")
+
+
+class ArrayItem(Func):
+    """array[index] (1-based)."""
+
+    template = "(%(expressions)s])"
+    arg_joiner = "["
+    output_field = DateField()
 
 
 def _typeof_number(trait: str) -> Q:

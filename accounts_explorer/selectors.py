@@ -371,7 +371,6 @@ def account_table(
             product=product, as_of=as_of, account_id__in=page_ids[offset : offset + PAGE_SIZE]
         )
         .select_related("account")
-        .defer("drilldown")
         .order_by(*ordering)
     )
 

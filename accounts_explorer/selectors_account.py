@@ -26,6 +26,7 @@ from health.models import (
     Module,
     PortfolioHealth,
 )
+from health.selectors import drilldown_lists
 from ingestion.models import Account, EndUser
 from vitals.tenancy.models import Product
 
@@ -277,8 +278,9 @@ def account_drilldown(
         .values("as_of", *(definition[0] for definition in KPI_DEFINITIONS))
     )
     drilldown.trend = trend_chart(history=list(history), as_of=health.as_of)
-    _users(drilldown, health, thresholds, options)
-    _usage(drilldown, product, health, options)
+    lists = drilldown_lists(product=product, as_of=health.as_of, account_pks=[account.pk])
+    _users(drilldown, lists[account.pk], thresholds, options)
+    _usage(drilldown, product, lists[account.pk], options)
     return drilldown
 
 
@@ -355,12 +357,11 @@ def _summary(health: AccountHealth) -> list[Figure]:
 
 def _users(
     drilldown: AccountDrilldown,
-    health: AccountHealth,
+    data: dict[str, Any],
     thresholds: dict[str, tuple[float, float]],
     options: DrilldownOptions,
 ) -> None:
-    """SPEC section 8 Users: the engine's ranking, reversed for the bottom of the list."""
-    data = health.drilldown or {}
+    """SPEC section 8 Users: the ranking of health.selectors, reversed for the bottom."""
     rows = data.get("users", [])
     if options.rank == "visits":
         by_id = {row["user_id"]: row for row in rows}
@@ -408,9 +409,8 @@ def _user_names(user_ids: list[str]) -> dict[str, str]:
 
 
 def _usage(
-    drilldown: AccountDrilldown, product: Product, health: AccountHealth, options: DrilldownOptions
+    drilldown: AccountDrilldown, product: Product, data: dict[str, Any], options: DrilldownOptions
 ) -> None:
-    data = health.drilldown or {}
     features = {
         f.key: f
         for f in Feature.objects.filter(product=product)

@@ -17,6 +17,7 @@ from accounts_explorer.filters import (
 )
 from accounts_explorer.selectors import custom_traits, portfolio_latest, valid_column_keys
 from health.models import AccountHealth, PortfolioHealth
+from health.selectors import drilldown_lists
 from ingestion.models import Account
 from vitals.tenancy.models import Organization, Product
 
@@ -62,7 +63,6 @@ def account_health_list(
     return (
         health_filter(queryset, state)
         .select_related("account")
-        .defer("drilldown")
         .order_by(*order_by(sort_column, descending=state.descending))
     )
 
@@ -86,6 +86,9 @@ def account_health_get(*, product: Product, account_id: str) -> AccountHealth:
     )
     if row is None:
         raise Http404("No health for this account on the latest day.")
+    row.drilldown = drilldown_lists(product=product, as_of=row.as_of, account_pks=[row.account_id])[
+        row.account_id
+    ]
     return row
 
 
@@ -95,6 +98,5 @@ def account_health_history(*, product: Product, account_id: str) -> QuerySet[Acc
     return (
         AccountHealth.objects.filter(product=product, account=account)
         .select_related("account")
-        .defer("drilldown")
         .order_by("-as_of")
     )

@@ -60,6 +60,9 @@ class AccountHealthSerializer(serializers.ModelSerializer):
 
 
 class AccountDetailSerializer(AccountHealthSerializer):
+    # SPEC section 8 lists, read from the rollups by api.selectors.account_health_get.
+    drilldown = serializers.JSONField(read_only=True)
+
     class Meta(AccountHealthSerializer.Meta):
         fields = [*AccountHealthSerializer.Meta.fields, "drilldown"]
 

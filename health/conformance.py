@@ -10,13 +10,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
-
 TOLERANCE = 1e-6
+# The fixtures sit beside the checkout: ../shared/conformance.
+FIXTURES_ROOT = Path(__file__).resolve().parent.parent.parent / "shared" / "conformance"
 
 
 def fixture_dirs() -> list[Path]:
-    root = Path(settings.BASE_DIR if settings.configured else ".").parent / "shared" / "conformance"
+    root = FIXTURES_ROOT
     return sorted(path for path in root.iterdir() if (path / "config.json").exists())
 
 

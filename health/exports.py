@@ -11,6 +11,7 @@ from typing import Any
 from django.db.models import Sum
 
 from health.models import AccountHealth, PortfolioHealth
+from health.selectors import drilldown_lists
 from ingestion.models import IngestCounter
 from vitals.tenancy.models import Product
 
@@ -95,12 +96,15 @@ def summary_for(*, product: Product, as_of: date) -> dict[str, Any]:
 
 
 def drilldowns_for(*, product: Product, as_of: date) -> dict[str, Any]:
-    queryset = AccountHealth.objects.filter(product=product, as_of=as_of).select_related("account")
+    accounts = dict(
+        AccountHealth.objects.filter(product=product, as_of=as_of)
+        .order_by("account__external_id")
+        .values_list("account__external_id", "account_id")
+    )
+    lists = drilldown_lists(product=product, as_of=as_of, account_pks=list(accounts.values()))
     return {
-        health.account.external_id: {
-            key: value for key, value in health.drilldown.items() if key != "users"
-        }
-        for health in queryset.order_by("account__external_id")
+        external_id: {key: value for key, value in lists[pk].items() if key != "users"}
+        for external_id, pk in accounts.items()
     }
 
 

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
-from vitals.tenancy.models import Product, TenantModel
+from vitals.tenancy.models import Organization, Product, TenantModel
 
 MAX_CORE_ITEMS = 100
 
@@ -159,11 +159,20 @@ class HealthRun(TenantModel):
 
 class AccountHealth(TenantModel):
     """Per account and as-of day: the window KPIs for W (last 30 days) and P (prior 30),
-    the lifetime columns and the bands. One row per as-of day is kept as history."""
+    the lifetime columns and the bands. One row per as-of day is kept as history.
 
-    product = models.ForeignKey(Product, on_delete=models.CASCADE)
+    Only the engine writes it, 10,000s of rows a night: no database foreign keys (each
+    inserted row would lock its account, product and organization rows at commit; Django
+    still cascades deletes) and no single-column indexes the explorer never uses."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, db_constraint=False, db_index=False
+    )
+    product = models.ForeignKey(
+        Product, on_delete=models.CASCADE, db_constraint=False, db_index=False
+    )
     as_of = models.DateField()
-    account = models.ForeignKey("ingestion.Account", on_delete=models.CASCADE)
+    account = models.ForeignKey("ingestion.Account", on_delete=models.CASCADE, db_constraint=False)
 
     active_users = models.IntegerField()
     active_users_prev = models.IntegerField()
@@ -196,7 +205,6 @@ class AccountHealth(TenantModel):
     product_last_seen = models.DateTimeField(null=True)
     last_seen = models.DateTimeField(null=True)
     created_date = models.DateField(null=True)
-    drilldown = models.JSONField(default=dict)
 
     class Meta(TenantModel.Meta):
         constraints = [
@@ -222,10 +230,40 @@ class PortfolioHealth(TenantModel):
 
 class RollupState(TenantModel):
     """Where a product's incremental rollups stand: sessions are built from events before
-    `sessions_cutoff` (the end of the as-of day of the last run)."""
+    `sessions_cutoff` (the end of the as-of day of the last run); the window states hold
+    the sums of `state_as_of`, computed with the core items and thresholds that
+    `state_signature` fingerprints (health/engine/state.py)."""
 
     product = models.OneToOneField(Product, on_delete=models.CASCADE, related_name="+")
     sessions_cutoff = models.DateTimeField(null=True, blank=True)
+    state_as_of = models.DateField(null=True, blank=True)
+    state_signature = models.CharField(max_length=64, blank=True)
+    # Daily rows from this day on carry their events per event key (drill-down features).
+    keys_from = models.DateField(null=True, blank=True)
+    # The catalog the states' usage arrays are by: feature keys and module paths, in order.
+    usage_features = ArrayField(models.CharField(max_length=500), default=list, blank=True)
+    usage_modules = ArrayField(models.CharField(max_length=500), default=list, blank=True)
 
     def __str__(self) -> str:
         return f"rollup state of product {self.product_id}"
+
+
+class AccountState(models.Model):
+    """Per account, the window sums of the newest computed as-of day: the engine's
+    health_account_state (health/engine/state.py). Only the usage filters read it through
+    the ORM, in subqueries correlated with tenant-scoped account rows."""
+
+    pk = models.CompositePrimaryKey("product_id", "account_pk")
+    product_id = models.BigIntegerField()
+    account_pk = models.BigIntegerField()
+    # The latest day in W each feature / module was used, by position in
+    # RollupState.usage_features / usage_modules (days before W mean "not in W").
+    feature_last = ArrayField(models.DateField(null=True))
+    module_last = ArrayField(models.DateField(null=True))
+
+    class Meta:
+        managed = False
+        db_table = "health_account_state"
+
+    def __str__(self) -> str:
+        return f"{self.product_id}:{self.account_pk}"

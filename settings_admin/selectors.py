@@ -10,10 +10,10 @@ from typing import Any
 
 from django.core.paginator import Page, Paginator
 from django.db import connection
-from django.db.models import Count, Max, QuerySet
+from django.db.models import Count, QuerySet
 
 from health.catalog import health_settings_for, module_ancestors
-from health.models import AccountHealth, Feature, HealthRun, Module
+from health.models import Feature, HealthRun, Module, RollupState
 from ingestion.models import RejectedMessage
 from settings_admin.models import AuditEntry
 from vitals.tenancy.models import Membership, Organization, Product, WriteKey
@@ -67,29 +67,26 @@ METRIC_LABELS = {
     "product_score": "Product Score",
 }
 
-# Whether event key k matches rule r.rule: SPEC section 2, as in health/engine.py's
-# feature_keys (an event name exactly; a page path by glob, * spanning '/').
-# SPEC 2 matching, defined once in SQL (health migration 0006).
+# Whether event key k matches rule r.rule: SPEC section 2 (an event name exactly; a page
+# path by glob, * spanning '/'), defined once in SQL (health migration 0006).
 _KEY_MATCHES_RULE = "vitals_rule_matches(k.kind, k.name, r.rule)"
 
 
 @dataclass(frozen=True)
 class Window:
-    """The last 30 days up to the latest computed as-of day (what the explorer shows)."""
+    """The last 30 days up to the newest computed as-of day, whose daily rows carry their
+    events per event key (health_user_day)."""
 
     start: date
     end: date
 
 
 def activity_window(*, product: Product) -> Window | None:
-    as_of = AccountHealth.objects.filter(product=product).aggregate(day=Max("as_of"))["day"]
-    if as_of is None:
-        as_of = HealthRun.objects.filter(product=product, status=HealthRun.Status.DONE).aggregate(
-            day=Max("as_of")
-        )["day"]
-    if as_of is None:
+    as_of = RollupState.objects.filter(product=product).values_list("state_as_of", flat=True)
+    day = as_of.first()
+    if day is None:
         return None
-    return Window(start=as_of - timedelta(days=29), end=as_of)
+    return Window(start=day - timedelta(days=29), end=day)
 
 
 def rule_preview(*, product: Product, rules: list[dict[str, str]]) -> dict[str, Any]:
@@ -111,10 +108,12 @@ def rule_preview(*, product: Product, rules: list[dict[str, str]]) -> dict[str, 
                 WHERE k.product_id = %(product)s AND {_KEY_MATCHES_RULE}
             ),
             key_events AS (
-                SELECT event_key_id, sum(events) AS events FROM health_daily_activity
-                WHERE product_id = %(product)s AND day BETWEEN %(start)s AND %(end)s
-                  AND event_key_id IN (SELECT event_key_id FROM matched)
-                GROUP BY event_key_id
+                SELECT u.event_key_id, sum(u.events) AS events
+                FROM health_user_day d
+                CROSS JOIN LATERAL unnest(d.key_ids, d.key_events) AS u(event_key_id, events)
+                WHERE d.product_id = %(product)s AND d.day BETWEEN %(start)s AND %(end)s
+                  AND u.event_key_id IN (SELECT event_key_id FROM matched)
+                GROUP BY u.event_key_id
             )
             SELECT m.n, sum(ke.events) FROM matched m JOIN key_events ke USING (event_key_id)
             GROUP BY m.n
@@ -153,10 +152,12 @@ def unmapped_activity(*, product: Product, limit: int = 20) -> list[dict[str, An
                 SELECT DISTINCT k.id FROM ingestion_eventkey k CROSS JOIN r
                 WHERE k.product_id = %(product)s AND {_KEY_MATCHES_RULE}
             )
-            SELECT k.kind, k.name, sum(d.events) AS events, count(DISTINCT d.account_pk)
-            FROM health_daily_activity d JOIN ingestion_eventkey k ON k.id = d.event_key_id
+            SELECT k.kind, k.name, sum(u.events) AS events, count(DISTINCT d.account_pk)
+            FROM health_user_day d
+            CROSS JOIN LATERAL unnest(d.key_ids, d.key_events) AS u(event_key_id, events)
+            JOIN ingestion_eventkey k ON k.id = u.event_key_id
             WHERE d.product_id = %(product)s AND d.day BETWEEN %(start)s AND %(end)s
-              AND d.event_key_id NOT IN (SELECT id FROM mapped)
+              AND u.event_key_id NOT IN (SELECT id FROM mapped)
             GROUP BY k.kind, k.name
             ORDER BY events DESC, k.kind, k.name
             LIMIT %(limit)s

@@ -35,7 +35,12 @@ OPERATIONS = [
         f"product_id, as_of, {column} ASC NULLS FIRST, account_id",
     )
     for column in SORTED_COLUMNS
-] + [("explorer_health", "product_id, as_of, health, product_last_seen) INCLUDE (organization_id, account_id")]
+] + [
+    (
+        "explorer_health",
+        "product_id, as_of, health, product_last_seen) INCLUDE (organization_id, account_id",
+    )
+]
 
 # Search by name or id (Django's icontains is UPPER(col::text) LIKE UPPER(%s)): trigram
 # indexes find the few matching accounts among 100,000 without reading them all. pg_trgm

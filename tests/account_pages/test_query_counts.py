@@ -111,12 +111,13 @@ def _baseline(client: Client, url: str) -> int:
 
 def test_it_pins_the_drilldowns_query_count(sized_client, django_assert_num_queries):
     """Session, user, membership, product, account, health row (with the core-item
-    count), thresholds, history, the shown users' names, the catalog; the full page adds
-    the layout's two switchers. A change here should be a decision."""
+    count), thresholds, history, the drill-down lists (the engine's state day, users, then
+    features and modules), the shown users' names, the catalog; the full page adds the
+    layout's two switchers. A change here should be a decision."""
     sized_client.get("/o/large/p/app/accounts/acc/")
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(15):
         sized_client.get("/o/large/p/app/accounts/acc/")
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(13):
         sized_client.get(
             "/o/large/p/app/accounts/acc/", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="account-lists"
         )

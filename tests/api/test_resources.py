@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from health.models import AccountHealth, PortfolioHealth
+from health.selectors import drilldown_lists
 from tests.api.conftest import AS_OF
 from vitals.tenancy.scope import tenant_scope
 
@@ -40,16 +41,16 @@ def test_it_answers_404_past_the_last_page(alice_api):
 
 
 @pytest.mark.django_db
-def test_it_shows_an_accounts_row_and_drilldown_unchanged(alice_api, org):
+def test_it_shows_an_accounts_row_and_drilldown_unchanged(alice_api, org, product):
     with tenant_scope(org):
         row = AccountHealth.objects.select_related("account").get(account__external_id="bulk-00007")
-        row.drilldown = {"top_users_by_core": [{"user_id": "u1", "core_items": 2}]}
-        row.save(update_fields=["drilldown"])
+        lists = drilldown_lists(product=product, as_of=row.as_of, account_pks=[row.account_id])
     body = alice_api.get(f"{ACCOUNTS}bulk-00007/").json()
     assert body["account_id"] == "bulk-00007"
     assert body["stickiness"] == row.stickiness
     assert body["core_feature_usage_prev"] is None
-    assert body["drilldown"] == row.drilldown
+    assert body["drilldown"] == lists[row.account_id]
+    assert set(body["drilldown"]) >= {"top_users_by_core", "features", "zero_usage_modules"}
     assert body["product_last_seen"].endswith("Z")
     assert body["traits"] == {"plan": "Pro", "seats": 7}
 

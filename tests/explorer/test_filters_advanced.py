@@ -3,7 +3,7 @@ together, show as removable chips, live in the URL and drop out when invalid."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.core.cache import cache
@@ -12,7 +12,7 @@ from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
 
 from accounts_explorer.filters import ADVANCED_FILTERS, explorer_state_from
-from health.models import AccountHealth
+from health.models import RollupState
 from ingestion.models import Account
 from tests.explorer.conftest import seed_accounts, seed_portfolio
 from tests.explorer.helpers import HTMX_TABLE, read_table
@@ -41,19 +41,32 @@ def seeded(alice, org, product):
                 "tier": "gold" if i % 6 == 0 else "silver",
             }
             account.save()
-        # Feature "export" used by accounts 0-9, zero events for 10-19; others unknown.
-        for row in AccountHealth.objects.filter(product__key="app"):
-            i = int(row.account.external_id[-5:])
-            if i < 10:
-                row.drilldown = {"features": [["export", 5]], "modules": [["reports", 5]]}
-            elif i < 20:
-                row.drilldown = {
-                    "features": [["export", 0]],
-                    "zero_usage_features": ["export"],
-                    "modules": [["reports", 0]],
-                    "zero_usage_modules": ["reports"],
-                }
-            row.save(update_fields=["drilldown"])
+        # Feature "export" (module "reports") last used in W by accounts 0-9, before W by
+        # accounts 10-19; the others never. The state's arrays are by catalog position.
+        RollupState.objects.create(
+            organization=org,
+            product=product,
+            usage_features=["dashboards", "export"],
+            usage_modules=["reports"],
+        )
+        with connection.cursor() as cursor:
+            for i in range(20):
+                day = (AS_OF if i < 10 else AS_OF - timedelta(days=30)).isoformat()
+                cursor.execute(
+                    "INSERT INTO health_account_state (organization_id, product_id, account_pk,"
+                    " mau_w, mau_p, items_w, items_p, history_w, history_p, risk_w, risk_p,"
+                    " users_lifetime, dau_w, dau_p, wau_w, wau_p, visits_w, visits_p, seconds_w,"
+                    " seconds_p, visits_lifetime, feature_last, module_last)"
+                    " VALUES (%s, %s, %s, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,"
+                    " ARRAY[NULL, %s::date], ARRAY[%s::date])",
+                    [
+                        org.pk,
+                        product.pk,
+                        Account.objects.get(external_id=f"bulk-{i:05d}").pk,
+                        day,
+                        day,
+                    ],
+                )
     cache.clear()
     return org, product
 

@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from health.models import AccountHealth, Feature
+from health.selectors import drilldown_lists
 from settings_admin.selectors import rule_preview
 from tests.settings_admin.conftest import BASIC_AS_OF
 from vitals.tenancy.scope import tenant_scope
@@ -15,11 +16,15 @@ def engine_feature_counts(product) -> dict[str, int]:
     """Each feature's matching events in W summed over the drill-downs of every account."""
     totals: dict[str, int] = {}
     with tenant_scope(product.organization, product):
-        for drilldown in AccountHealth.objects.filter(
-            product=product, as_of=BASIC_AS_OF
-        ).values_list("drilldown", flat=True):
-            for key, events in drilldown["features"]:
-                totals[key] = totals.get(key, 0) + events
+        account_pks = list(
+            AccountHealth.objects.filter(product=product, as_of=BASIC_AS_OF).values_list(
+                "account_id", flat=True
+            )
+        )
+        lists = drilldown_lists(product=product, as_of=BASIC_AS_OF, account_pks=account_pks)
+    for drilldown in lists.values():
+        for key, events in drilldown["features"]:
+            totals[key] = totals.get(key, 0) + events
     return totals
 
 

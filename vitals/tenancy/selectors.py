@@ -26,7 +26,10 @@ def products_of_organization(*, organization: Organization) -> QuerySet[Product]
 
 
 def product_in_scope(*, organization: Organization, key: str) -> Product | None:
-    return Product.dangerously_unscoped.filter(organization=organization, key=key).first()
+    product = Product.dangerously_unscoped.filter(organization=organization, key=key).first()
+    if product is not None:
+        product.organization = organization  # known already: no query when code asks for it
+    return product
 
 
 def write_key_lookup(*, raw_key: str) -> WriteKey | None:
