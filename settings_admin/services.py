@@ -23,6 +23,7 @@ from health.models import HealthRun, HealthSettings, StickinessMode
 from health.services import health_recompute_enqueue
 from settings_admin.models import AuditEntry
 from vitals.tenancy.models import Organization, Product
+from vitals.tenancy.scope import tenant_scope
 
 
 class AdminError(ValueError):
@@ -156,6 +157,44 @@ def product_config_import(
         after=after,
     )
     return health_recompute_enqueue(product=product)
+
+
+@transaction.atomic
+def config_file_import(*, data: Any, actor: AbstractBaseUser | None = None) -> Product:
+    """The import_config command: creates the organization and product when they are new
+    (the page's import cannot), then audits the change like the page does."""
+    before = None
+    existing = _configured_product(data)
+    if existing is not None:
+        with tenant_scope(existing.organization, existing):
+            before = _config_body(config_export(product=existing))
+    product = config_import(data=data, user=actor)
+    with tenant_scope(product.organization, product):
+        after = _config_body(config_export(product=product))
+    if after != before:
+        audit_record(
+            organization=product.organization,
+            product=product,
+            user=actor,
+            action="config.import",
+            target=f"{product.name} configuration",
+            before=before,
+            after=after,
+        )
+    return product
+
+
+def _configured_product(data: Any) -> Product | None:
+    """The product a config file names, when it exists already."""
+    try:
+        org_slug, product_key = data["organization"]["slug"], data["product"]["key"]
+    except (KeyError, TypeError):
+        return None  # config_import says what is missing
+    return (
+        Product.dangerously_unscoped.select_related("organization")
+        .filter(organization__slug=org_slug, key=product_key)
+        .first()
+    )
 
 
 def _config_body(config: dict[str, Any]) -> dict[str, Any]:

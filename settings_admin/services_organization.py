@@ -71,6 +71,30 @@ def member_add(
 
 
 @transaction.atomic
+def membership_grant(
+    *, organization: Organization, actor: AbstractBaseUser | None, user: AbstractBaseUser, role: str
+) -> Membership:
+    """Make `user` a member with `role`, new or not (the create_user command); audited as
+    an addition or a role change, and not at all when nothing changes."""
+    previous = (
+        Membership.dangerously_unscoped.filter(organization=organization, user=user)
+        .values_list("role", flat=True)
+        .first()
+    )
+    membership = tenancy_services.membership_set(organization=organization, user=user, role=role)
+    if previous != role:
+        audit_record(
+            organization=organization,
+            user=actor,
+            action="member.add" if previous is None else "member.role",
+            target=user.get_username(),
+            before=None if previous is None else {"role": previous},
+            after={"role": role},
+        )
+    return membership
+
+
+@transaction.atomic
 def membership_role_change(
     *, membership: Membership, actor: AbstractBaseUser | None, role: str
 ) -> Membership:

@@ -6,7 +6,10 @@ Celery tasks run in-process. Per-organization policy lives in the database, not 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
+
+from django.utils.csp import CSP
 
 from vitals.embedded_db import embedded_database_url
 from vitals.env import (
@@ -44,10 +47,12 @@ INSTALLED_APPS = [
     "accounts_explorer",
     "settings_admin",
     "api",
+    "axes",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -57,6 +62,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "vitals.tenancy.middleware.TenantMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into the login page's message.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "vitals.urls"
@@ -72,6 +79,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",
                 "vitals.tenancy.context_processors.tenancy",
             ],
         },
@@ -92,7 +100,68 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
-SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 60 * 60 * 12)
+# django-axes first: it refuses a locked-out username+address before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# --- Web security (docs/security.md) ---------------------------------------------------------
+# HTTPS=1 when people reach Vitals over TLS, directly or through a TLS-terminating proxy:
+# cookies become Secure, plain http is redirected and HSTS is sent. Off by default so that
+# `make demo` and `make prod-smoke` work on plain http://127.0.0.1.
+HTTPS = env_bool("HTTPS", default=False)
+# BEHIND_PROXY=1 only behind a proxy that sets X-Forwarded-Proto and appends the client to
+# X-Forwarded-For: without one in front, clients could forge both headers.
+BEHIND_PROXY = env_bool("BEHIND_PROXY", default=False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_PROXY else None
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=HTTPS)
+# The container health check asks for http://localhost:8000/healthz.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if HTTPS else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=HTTPS)
+# Preloading commits the whole domain to HTTPS in browsers for months: the operator opts in.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=HTTPS)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=HTTPS)
+SESSION_COOKIE_HTTPONLY = True
+# No script reads the CSRF cookie: pages carry the token in hx-headers and forms.
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# A session ends when the browser closes, and at the latest SESSION_COOKIE_AGE after login.
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", default=True)
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 60 * 60 * 12, minimum=60)
+
+# Content-Security-Policy: only our own (vendored) scripts, styles, images and fonts. No
+# inline script or style runs unless it carries the request's nonce ({{ csp_nonce }});
+# data: images are Bootstrap's inline SVG icons in its stylesheet.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+
+# Login throttling (django-axes): LOGIN_FAILURE_LIMIT failed logins for one username from one
+# address lock that pair out for LOGIN_COOLOFF_MINUTES; the login page says so (429).
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "vitals.tenancy.login.login_username"
+AXES_CLIENT_IP_CALLABLE = "vitals.tenancy.login.client_address"
+AXES_LOCKOUT_CALLABLE = "vitals.tenancy.login.locked_out_response"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

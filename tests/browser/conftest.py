@@ -34,6 +34,13 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", function (event) {
+  console.error("CSP violation: " + event.violatedDirective + " blocked " + event.blockedURI);
+});
+"""
+
+
 @dataclass
 class PageProblems:
     """What a person would not see but should not happen: JS errors, broken requests."""
@@ -49,6 +56,8 @@ def page_problems() -> PageProblems:
 @pytest.fixture
 def page(browser: Browser, live_server, page_problems: PageProblems) -> Iterator[Page]:
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 800})
+    # Anything the Content-Security-Policy blocks is a problem like a script error.
+    context.add_init_script(CSP_LISTENER)
     page = context.new_page()
     page.set_default_timeout(10_000)
     page.on("pageerror", lambda exc: page_problems.errors.append(f"pageerror: {exc}"))

@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 from django.db import connection
+from django.test import RequestFactory
 
 from health.models import AccountHealth
 from ingestion.models import Account
@@ -34,8 +35,9 @@ def test_it_seeds_a_demo_with_logins_events_and_health() -> None:
         web = Product.objects.get(key="web")
         assert Product.objects.filter(key="mobile").exists()
         assert Account.objects.count() == 12
-    assert authenticate(username="admin@demo.test", password="vitals-demo") is not None
-    assert authenticate(username="member@demo.test", password="vitals-demo") is not None
+    login = RequestFactory().post("/login/")  # django-axes throttles logins per request
+    assert authenticate(login, username="admin@demo.test", password="vitals-demo") is not None
+    assert authenticate(login, username="member@demo.test", password="vitals-demo") is not None
     assert "admin@demo.test / vitals-demo" in out.getvalue()
 
     events = _event_count()

@@ -5,7 +5,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from health.catalog import ConfigError, config_import
+from health.catalog import ConfigError
+from settings_admin.services import config_file_import
 
 
 class Command(BaseCommand):
@@ -20,7 +21,7 @@ class Command(BaseCommand):
         except (OSError, json.JSONDecodeError) as exc:
             raise CommandError(f"Cannot read {path}: {exc}") from exc
         try:
-            product = config_import(data=data)
+            product = config_file_import(data=data)
         except ConfigError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Imported {product.organization.slug}/{product.key}")

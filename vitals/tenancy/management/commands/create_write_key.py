@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
+from settings_admin.services_organization import write_key_issue
 from vitals.tenancy.models import Organization
 from vitals.tenancy.selectors import product_in_scope
-from vitals.tenancy.services import write_key_create
 
 
 class Command(BaseCommand):
@@ -22,7 +22,8 @@ class Command(BaseCommand):
         product_obj = product_in_scope(organization=organization, key=product)
         if product_obj is None:
             raise CommandError(f"No product {product!r} in organization {org!r}")
-        write_key, raw_key = write_key_create(product=product_obj, label=label)
+        # Audited like the settings page's button, with no person (the command line).
+        write_key, raw_key = write_key_issue(product=product_obj, actor=None, label=label)
         self.stdout.write(
             f"Write key {write_key.prefix}… for {organization.slug}/{product_obj.key}. "
             "Store it now: it is not shown again."
