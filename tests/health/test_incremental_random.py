@@ -256,8 +256,9 @@ def test_it_equals_a_full_rebuild_every_night(seed, timezone):
             health_compute(product=product, as_of=as_of)
             incremental = (health_snapshot(product.pk, as_of), rollup_tables(product.pk, as_of))
             full = full_rebuild_snapshot(product, as_of)
+            difference = _first_difference(incremental[0], full[0])
             assert incremental[0] == full[0], (
-                f"KPIs differ as of {as_of} (seed {seed}): {_first_difference(incremental[0], full[0])}"
+                f"KPIs differ as of {as_of} (seed {seed}): {difference}"
             )
             for table in full[1]:
                 assert incremental[1][table] == full[1][table], (
