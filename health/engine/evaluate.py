@@ -173,12 +173,18 @@ risk AS (
     WHERE product_id = %(product)s AND (risk_w OR risk_p) AND %(k)s > 0
 ),
 members AS (
-    -- belongs to an account by the end of D: a membership, or an event with context.groupId
-    SELECT user_id AS user_pk FROM ingestion_accountmembership
-    WHERE organization_id = %(org)s AND event_time < %(cutoff)s
-    UNION
-    SELECT user_pk FROM health_user_day
-    WHERE organization_id = %(org)s AND with_context_group AND day <= %(as_of)s
+    -- belongs to an account by the end of D: a membership (read off the (organization,
+    -- user, time) index, grouped in its order), or an event with context.groupId
+    SELECT (SELECT count(*) FROM (
+                SELECT user_id FROM ingestion_accountmembership
+                WHERE organization_id = %(org)s AND event_time < %(cutoff)s
+                GROUP BY user_id) with_membership)
+         + (SELECT count(DISTINCT d.user_pk) FROM health_user_day d
+            WHERE d.organization_id = %(org)s AND d.with_context_group AND d.day <= %(as_of)s
+              AND NOT EXISTS (
+                  SELECT 1 FROM ingestion_accountmembership m
+                  WHERE m.organization_id = %(org)s AND m.user_id = d.user_pk
+                    AND m.event_time < %(cutoff)s)) AS users
 ),
 leads AS (
     -- the accounts known by the end of D (the rows), with their created day and status
@@ -190,7 +196,7 @@ leads AS (
 SELECT jsonb_build_object(
     'as_of', %(as_of)s::date,
     'total_accounts', (SELECT count(*) FROM rows),
-    'total_users', (SELECT count(*) FROM members),
+    'total_users', (SELECT users FROM members),
     'active_accounts', (SELECT count(*) FROM rows WHERE active_users > 0),
     'active_accounts_prev', (SELECT count(*) FROM rows WHERE active_users_prev > 0),
     'accounts_at_risk', (SELECT count(*) FROM rows WHERE health = 'At Risk'),
