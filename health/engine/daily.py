@@ -151,12 +151,11 @@ ORDER BY a.account_pk, a.user_pk, a.day
 
 @dataclass
 class DailyChanges:
-    """What layer 1 rewrote for the days up to D: `days` whose rows may differ, with their
-    previous rows kept in the temp table l1_old_user_day; `activity_days`, the subset whose
-    events changed (touched by ingestion), as opposed to only their sessions."""
+    """What layer 1 rewrote for the days up to D: the days whose rows may differ (their
+    events or only their sessions changed), with their previous rows kept in the temp
+    table l1_old_user_day."""
 
     days: list[date]
-    activity_days: list[date]
 
 
 def _params(product: Product, windows: Windows, core: CoreMap) -> dict[str, Any]:
@@ -282,7 +281,7 @@ def rebuild_days(
                 """,
                 params,
             )
-    return DailyChanges(days=days, activity_days=touched)
+    return DailyChanges(days=days)
 
 
 def _sessions_rebuild(
