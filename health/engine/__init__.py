@@ -51,11 +51,13 @@ def health_compute_sql(*, product: Product, as_of: date, full: bool) -> int:
             [product.pk, as_of],
         )
         touched = sorted({row[0] for row in cursor.fetchall()})
+    catalog, _, risk = signature.partition(":")
+    built_catalog, _, built_risk = state.state_signature.partition(":")
     rebuild = (
         full
         or state.sessions_cutoff is None
         or state.state_as_of is None
-        or state.state_signature != signature
+        or built_catalog != catalog
     )
     if rebuild:
         daily.rebuild_all(product=product, windows=windows, core=core)
@@ -82,7 +84,7 @@ def health_compute_sql(*, product: Product, as_of: date, full: bool) -> int:
             sessions_cutoff=state.sessions_cutoff,
         )
         previous = state.state_as_of
-        if as_of < previous or (as_of - previous).days > MAX_ADVANCE_DAYS:
+        if built_risk != risk or as_of < previous or (as_of - previous).days > MAX_ADVANCE_DAYS:
             state_rebuild(
                 product=product, windows=windows, settings=settings, core=core, usage=usage(state)
             )

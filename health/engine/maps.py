@@ -89,20 +89,20 @@ def core_map_for(*, product: Product, settings: HealthSettings) -> CoreMap:
 
 
 def rollup_signature(*, product: Product, settings: HealthSettings) -> str:
-    """Fingerprint of everything the rollups' core masks and the states' risk flags were
-    computed with: the catalog's matching, the core items and the CFU lower limit. When it
-    changes, the next run rebuilds from the events (the usage arrays are by catalog
-    position too)."""
+    """Fingerprint of what the rollups were computed with: "<catalog>:<CFU lower limit>".
+    The catalog's matching and the core items decide the daily rows' core masks (and the
+    usage arrays are by catalog position): when they change, the next run rebuilds from
+    the events. The CFU lower limit decides the states' at-risk counts: when it changes,
+    the states are rebuilt from the daily rows. Other thresholds only change evaluate.py's
+    bands, which every run computes."""
     features = list(
         Feature.objects.filter(product=product)
         .order_by("key")
         .values_list("key", "module_path", "labels", "rules")
     )
     modules = list(Module.objects.filter(product=product).order_by("path").values_list("path"))
-    payload = json.dumps(
-        [settings.core_items, settings.cfu_lower, features, modules], sort_keys=True, default=str
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()
+    payload = json.dumps([settings.core_items, features, modules], sort_keys=True, default=str)
+    return f"{hashlib.sha256(payload.encode()).hexdigest()[:40]}:{settings.cfu_lower!r}"
 
 
 # The catalog over the product's event keys (SPEC section 2): feature_keys(event_key_id,

@@ -85,3 +85,25 @@ def test_it_matches_a_full_rebuild_when_data_arrives_day_by_day(tmp_path):
     incremental = health_snapshot(product.pk, "2026-10-31")
     compute("basic", "app", "2026-10-31", full=True)
     assert incremental == health_snapshot(product.pk, "2026-10-31")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"cfu_lower": 45.0},  # at-risk users: the states are rebuilt from the daily rows
+        {"score_lower": 35.0, "stickiness_mode": "wau"},  # bands only
+        {"core_items": [{"module": "Dashboards"}, {"label": "core"}]},  # rebuilt from events
+    ],
+)
+def test_it_gives_the_same_rows_as_a_full_rebuild_after_a_settings_change(change):
+    from health.models import HealthSettings
+
+    product = basic_computed(AS_OF)
+    before = health_snapshot(product.pk, AS_OF)
+    HealthSettings.dangerously_unscoped.filter(product=product).update(**change)
+    compute("basic", "app", AS_OF)
+    after = health_snapshot(product.pk, AS_OF)
+    compute("basic", "app", AS_OF, full=True)
+    assert after == health_snapshot(product.pk, AS_OF)
+    assert after != before, "the change should move some numbers"
