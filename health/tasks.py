@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 
 from celery import Task, shared_task
+from django.db import InterfaceError, OperationalError
 
 from health.models import HealthRun
 from health.scheduling import health_runs_due, health_runs_sweep
@@ -21,11 +22,27 @@ logger = logging.getLogger(__name__)
 BUSY_MAX_RETRIES = 5
 BUSY_BACKOFF_SECONDS = 60
 BUSY_BACKOFF_MAX_SECONDS = 600
+# The database unreachable (restarting, failing over): retried after a random wait of up to
+# 2, 4, 8, ... 256 seconds, about eight minutes in all. Busy retries count towards the same
+# bound. Past it the run stays queued (or running) in PostgreSQL and the sweeper sends it again.
+DB_MAX_RETRIES = 8
+DB_BACKOFF_SECONDS = 2
+DB_BACKOFF_MAX_SECONDS = 300
 
 
-@shared_task(name="health.run", bind=True, ignore_result=True, max_retries=BUSY_MAX_RETRIES)
+@shared_task(
+    name="health.run",
+    bind=True,
+    ignore_result=True,
+    max_retries=DB_MAX_RETRIES,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=DB_BACKOFF_SECONDS,
+    retry_backoff_max=DB_BACKOFF_MAX_SECONDS,
+    retry_jitter=True,
+)
 def health_run_task(self: Task, run_id: int) -> None:
-    """Compute one queued HealthRun. Failures are recorded on the run and not retried."""
+    """Compute one queued HealthRun. Failures are recorded on the run and not retried,
+    except the database being unreachable, which is retried a bounded number of times."""
     run = (
         HealthRun.dangerously_unscoped.select_related("product__organization")
         .filter(pk=run_id)

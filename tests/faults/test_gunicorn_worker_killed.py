@@ -1,0 +1,172 @@
+"""A gunicorn worker SIGKILLed mid-batch while Segment's SDK retries: every message is
+stored once and counted once.
+
+The kill lands inside the batch's transaction (the batch waits on a lock the test holds),
+after its commit but before the response (the worker stalls there, so the SDK retries a
+batch that was stored), and at random moments while batches stream through two workers.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.faults.data import (
+    Sdk,
+    accepted_total,
+    import_basic,
+    product_id,
+    stored_counts,
+    write_key_create,
+)
+from tests.faults.processes import Service, Stack, kill, wait_for
+
+pytestmark = pytest.mark.faults
+
+RETRIED_OK = re.compile(r'access 200 "POST /v1/batch [^"]*" pid=<\d+> retry=[1-9]')
+
+
+@dataclass
+class Web:
+    gunicorn: Service
+    url: str
+    write_key: str
+    product: int
+    sdk: Sdk
+
+
+@pytest.fixture
+def web(stack: Stack) -> Iterator[Web]:
+    import_basic(stack, slug="kill", events=False)
+    write_key = write_key_create(stack, org="kill")
+    with stack.connect() as conn:
+        product = product_id(conn, org="kill")
+    gunicorn, url = stack.gunicorn(app="tests.faults.wsgi_probe:application", workers=2)
+    sdk = Sdk(write_key, url)
+    try:
+        yield Web(gunicorn=gunicorn, url=url, write_key=write_key, product=product, sdk=sdk)
+    finally:
+        sdk.close()
+
+
+def read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def batch_waiting_on_lock(conn: psycopg.Connection) -> bool:
+    row = conn.execute(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE application_name = 'vitals-web' AND wait_event_type = 'Lock'"
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    # A killed child stays a zombie until gunicorn reaps it.
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+
+
+def assert_stored_once(stack: Stack, web: Web) -> None:
+    assert web.sdk.errors == [], "the SDK gave up on a batch"
+    with stack.connect() as conn:
+        counts = stored_counts(conn, web.sdk.message_ids)
+        assert counts == {message_id: 1 for message_id in web.sdk.message_ids}
+        assert accepted_total(conn, web.product) == len(web.sdk.message_ids)
+
+
+def test_it_stores_a_batch_once_when_its_worker_is_killed_inside_the_transaction(
+    stack: Stack, web: Web
+) -> None:
+    with stack.connect(autocommit=False) as blocker, stack.connect() as watcher:
+        # The batch's transaction stages its rows, then waits here to record them as seen.
+        blocker.execute("LOCK TABLE ingestion_seenmessage IN ACCESS EXCLUSIVE MODE")
+        (stack.tmp / "note-pid").touch()
+        web.sdk.track(40)
+        pid = wait_for(lambda: read_pid(stack.tmp / "handling.pid"), 60, "a worker to take it")
+        wait_for(lambda: batch_waiting_on_lock(watcher), 60, "the batch to wait on the lock")
+        kill(pid)
+        blocker.rollback()
+    web.sdk.flush(180)
+
+    assert_stored_once(stack, web)
+    assert gone(pid)
+    assert RETRIED_OK.search(web.gunicorn.log()), "the SDK's retry was answered 200"
+
+
+def test_it_stores_a_batch_once_when_its_worker_is_killed_after_the_commit(
+    stack: Stack, web: Web
+) -> None:
+    (stack.tmp / "stall-after-response").touch()
+    web.sdk.track(40)
+    pid = wait_for(lambda: read_pid(stack.tmp / "stalled.pid"), 60, "a worker to stall")
+    with stack.connect() as conn:
+        stored = stored_counts(conn, web.sdk.message_ids)
+    assert stored == {message_id: 1 for message_id in web.sdk.message_ids}, (
+        "the batch is committed before its worker dies"
+    )
+    kill(pid)
+    web.sdk.flush(180)
+
+    # The SDK never saw an answer, so it sent the batch again: all duplicates now.
+    assert_stored_once(stack, web)
+    assert RETRIED_OK.search(web.gunicorn.log()), "the SDK's retry was answered 200"
+
+
+KILLS = 6
+MIN_MESSAGES = 2000
+
+
+def test_it_stores_every_message_once_while_workers_are_killed_at_random(
+    stack: Stack, web: Web
+) -> None:
+    seed = random.randrange(1_000_000)
+    chance = random.Random(seed)
+    killed: list[int] = []
+    sending = threading.Event()
+    sending.set()
+
+    def killer() -> None:
+        while sending.is_set() and len(killed) < KILLS:
+            time.sleep(chance.uniform(0.3, 1.2))
+            workers = web.gunicorn.children()
+            if workers:
+                pid = chance.choice(workers)
+                kill(pid)
+                killed.append(pid)
+
+    thread = threading.Thread(target=killer, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 120
+    try:
+        # The SDK streams batches of 50 the whole time the workers are being killed.
+        while len(killed) < KILLS or len(web.sdk.message_ids) < MIN_MESSAGES:
+            assert time.monotonic() < deadline, f"{len(killed)} kills in 120s (seed {seed})"
+            web.sdk.track(50)
+            time.sleep(0.1)
+    finally:
+        sending.clear()
+        thread.join(timeout=10)
+    web.sdk.flush(240)
+
+    assert_stored_once(stack, web)
+    # The master replaced every worker it lost.
+    wait_for(lambda: len(web.gunicorn.children()) == 2, 60, "two workers again")
+    assert web.gunicorn.alive()
+    retried = len(RETRIED_OK.findall(web.gunicorn.log()))
+    print(f"seed {seed}: killed {killed}; {retried} batches answered on a retry")
