@@ -71,4 +71,3 @@ def stack(request, tmp_path: Path, database: str) -> Iterator[Stack]:
         report = getattr(request.node, "report_call", None)
         if report is not None and report.failed:
             print(processes.logs())
-

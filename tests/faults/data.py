@@ -36,7 +36,9 @@ def basic_fixture() -> Path:
     return next(path for path in fixture_dirs() if path.name == "basic")
 
 
-def import_basic(stack: Stack, *, slug: str, timezone_name: str = "UTC", events: bool = True) -> None:
+def import_basic(
+    stack: Stack, *, slug: str, timezone_name: str = "UTC", events: bool = True
+) -> None:
     """The `basic` conformance org (catalog, settings and, unless told, its events) under
     its own slug and time zone."""
     config = json.loads((basic_fixture() / "config.json").read_text())
@@ -46,7 +48,9 @@ def import_basic(stack: Stack, *, slug: str, timezone_name: str = "UTC", events:
     stack.manage("import_config", str(path))
     if events:
         events_path = str(basic_fixture() / "events.jsonl")
-        stack.manage("ingest_events", events_path, "--org", slug, "--product", "app", "--no-progress")
+        stack.manage(
+            "ingest_events", events_path, "--org", slug, "--product", "app", "--no-progress"
+        )
 
 
 def write_key_create(stack: Stack, *, org: str, product: str = "app") -> str:

@@ -99,8 +99,7 @@ class PrivatePostgres:
         )
         if done.returncode != 0:
             raise RuntimeError(
-                f"{program} exited {done.returncode}:\n{done.stdout}{done.stderr}\n"
-                f"{self.log()}"
+                f"{program} exited {done.returncode}:\n{done.stdout}{done.stderr}\n{self.log()}"
             )
 
     def init(self) -> None:

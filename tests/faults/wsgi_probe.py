@@ -41,7 +41,7 @@ def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> 
         _write_pid("handling.pid")
     if not _take("stall-after-response"):
         return vitals_application(environ, start_response)
-    response = vitals_application(environ, start_response)
+    vitals_application(environ, start_response).close()  # the request's work is done
     _write_pid("stalled.pid")
     while True:  # gunicorn has not written the response yet; the test kills us here
         time.sleep(1)
