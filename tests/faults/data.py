@@ -68,11 +68,12 @@ def product_id(conn: psycopg.Connection, *, org: str, product: str = "app") -> i
     return int(row[0])
 
 
-def health_runs(conn: psycopg.Connection, product: int) -> list[tuple[Any, ...]]:
-    """(id, as_of, status, error) of every run of the product, oldest first."""
+def health_runs(conn: psycopg.Connection, product: int, *, since: int = 0) -> list[tuple[Any, ...]]:
+    """(id, as_of, status, error) of the product's runs from id `since` on, oldest first."""
     return conn.execute(
-        "SELECT id, as_of, status, error FROM health_healthrun WHERE product_id = %s ORDER BY id",
-        [product],
+        "SELECT id, as_of, status, error FROM health_healthrun"
+        " WHERE product_id = %s AND id >= %s ORDER BY id",
+        [product, since],
     ).fetchall()
 
 
@@ -161,3 +162,41 @@ def accepted_total(conn: psycopg.Connection, product: int) -> int:
         [product],
     ).fetchone()
     return int(row[0])
+
+
+def health_run_enqueue(stack: Stack, *, org: str, as_of: str, product: str = "app") -> int:
+    """Queue a run through the service the settings pages and beat use; its id."""
+    code = (
+        "import datetime\n"
+        "from health.services import health_recompute_enqueue\n"
+        "from vitals.tenancy.models import Product\n"
+        "product = Product.dangerously_unscoped.select_related('organization')"
+        f".get(organization__slug={org!r}, key={product!r})\n"
+        f"as_of = datetime.date.fromisoformat({as_of!r})\n"
+        "run = health_recompute_enqueue(product=product, as_of=as_of)\n"
+        "print(run.pk)\n"
+    )
+    return int(stack.manage("shell", "-c", code).strip().splitlines()[-1])
+
+
+def ingest_late_group(stack: Stack, *, org: str, message_id: str) -> None:
+    """u_00001 joins acc_0009 early in the basic fixture's window, arriving late: it moves
+    their activity to that account, so the next run's results differ from the last."""
+    message = {
+        "type": "group",
+        "userId": "u_00001",
+        "groupId": "acc_0009",
+        "timestamp": "2026-10-20T00:00:00Z",
+        "messageId": message_id,
+    }
+    path = stack.tmp / f"{message_id}.jsonl"
+    path.write_text(json.dumps(message) + "\n")
+    stack.manage("ingest_events", str(path), "--org", org, "--product", "app", "--no-progress")
+
+
+def backends(conn: psycopg.Connection, application: str) -> list[tuple[int, str | None]]:
+    """(pid, wait event type) of the server sessions a process of the stack opened."""
+    return conn.execute(
+        "SELECT pid, wait_event_type FROM pg_stat_activity WHERE application_name = %s",
+        [application],
+    ).fetchall()
