@@ -164,9 +164,10 @@ def accepted_total(conn: psycopg.Connection, product: int) -> int:
     return int(row[0])
 
 
-def health_run_enqueue(stack: Stack, *, org: str, as_of: str, product: str = "app") -> int:
-    """Queue a run through the service the settings pages and beat use; its id."""
-    code = (
+def health_run_enqueue_command(*, org: str, as_of: str, product: str = "app") -> str:
+    """Python for `manage.py shell -c`: queue a run through the service the settings pages
+    and beat use, and print its id."""
+    return (
         "import datetime\n"
         "from health.services import health_recompute_enqueue\n"
         "from vitals.tenancy.models import Product\n"
@@ -176,6 +177,11 @@ def health_run_enqueue(stack: Stack, *, org: str, as_of: str, product: str = "ap
         "run = health_recompute_enqueue(product=product, as_of=as_of)\n"
         "print(run.pk)\n"
     )
+
+
+def health_run_enqueue(stack: Stack, *, org: str, as_of: str, product: str = "app") -> int:
+    """Queue a run (its message goes to the stack's Redis); its id."""
+    code = health_run_enqueue_command(org=org, as_of=as_of, product=product)
     return int(stack.manage("shell", "-c", code).strip().splitlines()[-1])
 
 

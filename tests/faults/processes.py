@@ -340,6 +340,12 @@ class Stack:
         )
 
     def stop_all(self) -> None:
+        """SIGTERM every group at once, then SIGKILL what lingers (tests/workers.py)."""
+        for service in self.services:
+            try:
+                os.killpg(service.process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
         for service in reversed(self.services):
             stop_process_group(service.process, grace=10)
             service.log_file.close()

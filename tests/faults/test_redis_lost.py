@@ -1,0 +1,119 @@
+"""Redis down, and Redis wiped (the test's private server, never the shared one).
+
+Down: ingestion never needs Redis and keeps storing; beat cannot send, so nothing is
+queued; once Redis is back the same worker reconnects and the next tick queues the nightly
+run, which completes once. Wiped: a run recorded as queued in PostgreSQL whose message
+is gone is sent again by the sweeper, and completes once.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from health.scheduling import QUEUED_STALE_AFTER
+from tests.faults.data import (
+    Sdk,
+    accepted_total,
+    health_runs,
+    import_basic,
+    product_id,
+    stored_counts,
+    write_key_create,
+    zone_inside_its_day,
+)
+from tests.faults.processes import PrivateRedis, Stack, wait_for
+
+pytestmark = pytest.mark.faults
+
+SWEPT = re.compile(r"Task health\.sweep\[[^]]+\] succeeded")
+DUE_RAN = re.compile(r"Task health\.schedule_due\[[^]]+\] succeeded")
+BEAT_FAILED = re.compile(r"beat: Connection error|Couldn't apply scheduled task|Error 111")
+
+
+def finished(runs: list[tuple]) -> bool:
+    return bool(runs) and all(run[2] in ("done", "failed") for run in runs)
+
+
+def test_it_keeps_ingesting_while_redis_is_down_and_the_nightly_run_catches_up(
+    stack: Stack, redis_server: PrivateRedis
+) -> None:
+    stack.use_redis(redis_server.url())
+    gunicorn, url = stack.gunicorn()
+    worker = stack.worker()
+    beat = stack.beat()
+    wait_for(lambda: DUE_RAN.search(worker.log()), 120, "a first tick", details=beat.log)
+
+    redis_server.stop()
+    wait_for(lambda: BEAT_FAILED.search(beat.log()), 120, "beat to miss Redis", details=beat.log)
+    # An organization whose nightly run falls due while Redis is away.
+    zone, as_of = zone_inside_its_day()
+    import_basic(stack, slug="rd", timezone_name=zone)
+    write_key = write_key_create(stack, org="rd")
+    with stack.connect() as conn:
+        product = product_id(conn, org="rd")
+        accepted_before = accepted_total(conn, product)
+    sdk = Sdk(write_key, url)
+    try:
+        sdk.track(300)
+        sdk.flush(120)
+    finally:
+        sdk.close()
+    assert sdk.errors == [], "ingestion failed without Redis"
+    with stack.connect() as conn:
+        assert stored_counts(conn, sdk.message_ids) == {mid: 1 for mid in sdk.message_ids}
+        assert accepted_total(conn, product) == accepted_before + 300
+        assert health_runs(conn, product) == [], "nothing could be queued"
+    assert worker.alive() and beat.alive() and gunicorn.alive()
+
+    redis_server.start()  # empty, as a restarted Redis without persistence is
+    with stack.connect() as conn:
+        wait_for(
+            lambda: finished(health_runs(conn, product)),
+            180,
+            "the nightly run once Redis is back",
+            details=lambda: f"{beat.log()}\n{worker.log()}",
+        )
+        runs = health_runs(conn, product)
+    assert [(run[1], run[2]) for run in runs] == [(as_of, "done")]
+    assert worker.alive(), "the worker that lived through the outage ran it"
+
+
+def test_it_sends_a_run_again_when_the_queue_was_wiped(
+    stack: Stack, redis_server: PrivateRedis
+) -> None:
+    zone, as_of = zone_inside_its_day()
+    stack.use_redis(redis_server.url())
+    import_basic(stack, slug="wq", timezone_name=zone)
+    with stack.connect() as conn:
+        product = product_id(conn, org="wq")
+    out = stack.manage("run_due_health")
+    assert "1 run(s) queued." in out
+    with stack.connect() as conn:
+        [(run_id, _, _, _)] = health_runs(conn, product)
+    redis = redis_server.client()
+    assert redis.llen("celery") == 1, "the run's message waits in the queue"
+    redis.flushdb()
+
+    worker = stack.worker()
+    stack.beat()
+    # The sweeper runs every tick but leaves a run queued this recently: its message
+    # may still be on its way.
+    wait_for(lambda: len(SWEPT.findall(worker.log())) >= 2, 120, "two sweeps", details=worker.log)
+    with stack.connect() as conn:
+        assert [(run[0], run[2]) for run in health_runs(conn, product)] == [(run_id, "queued")]
+        # Half an hour on, as far as the sweeper can tell.
+        conn.execute(
+            "UPDATE health_healthrun SET queued_at = queued_at - %s WHERE id = %s",
+            [QUEUED_STALE_AFTER + timedelta(minutes=1), run_id],
+        )
+        wait_for(
+            lambda: finished(health_runs(conn, product)),
+            120,
+            "the swept run to finish",
+            details=worker.log,
+        )
+        runs = health_runs(conn, product)
+    assert [(run[0], run[1], run[2]) for run in runs] == [(run_id, as_of, "done")]
