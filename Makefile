@@ -41,6 +41,13 @@ demo-smoke: $(STAMP)
 conformance: $(STAMP)
 	$(PY) scripts/conformance.py
 
+.PHONY: faults
+
+# Real gunicorn, Celery workers and beat while processes die and a private PostgreSQL
+# cluster and Redis server restart or are wiped (tests/faults; docs/security.md, "Faults").
+faults: $(STAMP)
+	$(PY) -m pytest -q -m faults tests/faults $(PYTEST_ARGS)
+
 .PHONY: bench-health bench-ingest
 
 # Benchmarks on the database in DATABASE_URL (use a scratch one): figures in docs/benchmarks.md.
