@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 
 from tests.faults.processes import PrivatePostgres, PrivateRedis, Stack
 
-TEMPLATE = "vitals_faults_template"
+TEMPLATE = PrivatePostgres.TEMPLATE
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -44,11 +43,7 @@ def postgres() -> Iterator[PrivatePostgres]:
 @pytest.fixture
 def database(postgres: PrivatePostgres) -> str:
     """A migrated database of this test's own on the private cluster; its URL."""
-    if not postgres.is_running():  # a restart test that failed half-way
-        postgres.start()
-    name = f"faults_{uuid.uuid4().hex[:12]}"
-    postgres.create_database(name, template=TEMPLATE)
-    return postgres.url(name)
+    return postgres.database_from()
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +84,9 @@ class PrivatePostgres:
     """A throwaway cluster under /tmp on a port of its own, with trust authentication for
     `postgres`. initdb refuses to run as root, so as root it runs as the `postgres` user."""
 
+    # Migrated once per session; each test's database is a copy.
+    TEMPLATE = "vitals_faults_template"
+
     def __init__(self, root: Path) -> None:
         self.root = root
         self.data = root / "data"
@@ -131,6 +135,14 @@ class PrivatePostgres:
 
     def connect(self, database: str = "postgres", *, autocommit: bool = True) -> psycopg.Connection:
         return psycopg.connect(self.url(database), autocommit=autocommit, connect_timeout=10)
+
+    def database_from(self, template: str = TEMPLATE) -> str:
+        """A new database copied from the migrated template; its URL."""
+        if not self.is_running():  # a restart test that failed half-way
+            self.start()
+        name = f"faults_{uuid.uuid4().hex[:12]}"
+        self.create_database(name, template=template)
+        return self.url(name)
 
     def create_database(self, name: str, *, template: str | None = None) -> None:
         with self.connect() as conn:
@@ -203,6 +215,8 @@ class Service:
     process: subprocess.Popen[bytes]
     log_path: Path
     log_file: IO[bytes]
+    # True once the service takes work (None: at once).
+    ready: Callable[[], bool] | None = None
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -285,9 +299,14 @@ class Stack:
         return done.stdout
 
     def gunicorn(
-        self, name: str = "web", *, app: str = "vitals.wsgi:application", workers: int = 2
+        self,
+        name: str = "web",
+        *,
+        app: str = "vitals.wsgi:application",
+        workers: int = 2,
+        wait: bool = True,
     ) -> tuple[Service, str]:
-        """gunicorn with sync workers, as in production; returns it and its base URL once
+        """gunicorn with sync workers, as in production, and its base URL; ready once
         /healthz answers. The access log names each request's status, worker and retry."""
         port = free_port()
         service = self.start(
@@ -299,37 +318,43 @@ class Stack:
         base_url = f"http://127.0.0.1:{port}"
 
         def ready() -> bool:
-            assert service.alive(), f"gunicorn exited:\n{service.log()}"
+            if len(service.children()) != workers:
+                return False
             try:
                 with urllib.request.urlopen(f"{base_url}/healthz", timeout=5) as response:
                     return response.status == 200
             except (urllib.error.URLError, OSError):
                 return False
 
-        wait_for(ready, 120, "gunicorn to answer /healthz", details=service.log)
-        wait_for(
-            lambda: len(service.children()) == workers,
-            60,
-            f"{workers} gunicorn workers",
-            details=service.log,
-        )
+        service.ready = ready
+        if wait:
+            self.wait_ready(service)
         return service, base_url
 
-    def worker(self, name: str = "worker", *, concurrency: int = 1) -> Service:
-        """A Celery worker (prefork pool) once it reports ready."""
+    def worker(self, name: str = "worker", *, concurrency: int = 1, wait: bool = True) -> Service:
+        """A Celery worker (prefork pool); ready once it says so."""
         service = self.start(
             name,
             ["-m", "celery", "-A", "vitals", "worker", "--concurrency", str(concurrency)]
             + ["-l", "info", "-n", f"{name}@%h", "--without-gossip", "--without-mingle"],
         )
-        wait_for(
-            lambda: " ready." in service.log() or not service.alive(),
-            120,
-            f"Celery worker {name} to be ready",
-            details=service.log,
-        )
-        assert service.alive(), f"worker {name} exited:\n{service.log()}"
+        service.ready = lambda: " ready." in service.log()
+        if wait:
+            self.wait_ready(service)
         return service
+
+    def wait_ready(self, *services: Service) -> None:
+        """Wait for services started with wait=False (started together, ready sooner)."""
+        for service in services:
+            if service.ready is None:
+                continue
+            check = service.ready
+
+            def ready(service: Service = service, check: Callable[[], bool] = check) -> bool:
+                assert service.alive(), f"{service.name} exited:\n{service.log()}"
+                return check()
+
+            wait_for(ready, 120, f"{service.name} to be ready", details=service.log)
 
     def beat(self, name: str = "beat") -> Service:
         """Celery beat with the real schedule, each entry due every few seconds."""

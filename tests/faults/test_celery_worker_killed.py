@@ -30,13 +30,14 @@ def test_it_keeps_the_previous_results_live_and_reruns_identically(
     stack: Stack, redis_server: PrivateRedis
 ) -> None:
     stack.use_redis(redis_server.url())
+    worker = stack.worker(wait=False)  # idle until the run is queued
     import_basic(stack, slug="ck")
     stack.manage("compute_health", "--org", "ck", "--product", "app", "--as-of", AS_OF)
     with stack.connect() as conn:
         product = product_id(conn, org="ck")
         before = health_snapshot(conn, product, AS_OF)
     ingest_late_group(stack, org="ck", message_id="late-group-worker-kill")
-    worker = stack.worker()
+    stack.wait_ready(worker)
 
     with stack.connect(autocommit=False) as blocker, stack.connect() as watcher:
         # The run writes its account rows, then waits here for the portfolio table.

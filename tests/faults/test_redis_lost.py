@@ -41,16 +41,17 @@ def test_it_keeps_ingesting_while_redis_is_down_and_the_nightly_run_catches_up(
     stack: Stack, redis_server: PrivateRedis
 ) -> None:
     stack.use_redis(redis_server.url())
-    gunicorn, url = stack.gunicorn()
-    worker = stack.worker()
+    gunicorn, url = stack.gunicorn(wait=False)
+    worker = stack.worker(wait=False)
     beat = stack.beat()
+    stack.wait_ready(gunicorn, worker)
     wait_for(lambda: DUE_RAN.search(worker.log()), 120, "a first tick", details=beat.log)
 
     redis_server.stop()
     wait_for(lambda: BEAT_FAILED.search(beat.log()), 120, "beat to miss Redis", details=beat.log)
     # An organization whose nightly run falls due while Redis is away.
     zone, as_of = zone_inside_its_day()
-    import_basic(stack, slug="rd", timezone_name=zone)
+    import_basic(stack, slug="rd", timezone_name=zone, events=False)
     write_key = write_key_create(stack, org="rd")
     with stack.connect() as conn:
         product = product_id(conn, org="rd")
@@ -86,7 +87,7 @@ def test_it_sends_a_run_again_when_the_queue_was_wiped(
 ) -> None:
     zone, as_of = zone_inside_its_day()
     stack.use_redis(redis_server.url())
-    import_basic(stack, slug="wq", timezone_name=zone)
+    import_basic(stack, slug="wq", timezone_name=zone, events=False)
     with stack.connect() as conn:
         product = product_id(conn, org="wq")
     out = stack.manage("run_due_health")
@@ -97,7 +98,7 @@ def test_it_sends_a_run_again_when_the_queue_was_wiped(
     assert redis.llen("celery") == 1, "the run's message waits in the queue"
     redis.flushdb()
 
-    worker = stack.worker()
+    worker = stack.worker(wait=False)
     stack.beat()
     # The sweeper runs every tick but leaves a run queued this recently: its message
     # may still be on its way.

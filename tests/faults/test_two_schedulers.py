@@ -29,13 +29,14 @@ def test_it_runs_each_nightly_job_once_with_two_beats_and_two_workers(
     stack.use_redis(redis_server.url())
     first_zone, first_day = zone_inside_its_day()
     second_zone, second_day = zone_inside_its_day(exclude=(first_zone,))
-    import_basic(stack, slug="one", timezone_name=first_zone)
-    import_basic(stack, slug="two", timezone_name=second_zone)
+    import_basic(stack, slug="one", timezone_name=first_zone, events=False)
+    import_basic(stack, slug="two", timezone_name=second_zone, events=False)
     with stack.connect() as conn:
         products = {product_id(conn, org="one"): first_day, product_id(conn, org="two"): second_day}
 
-    workers = [stack.worker("worker-1"), stack.worker("worker-2")]
+    workers = [stack.worker("worker-1", wait=False), stack.worker("worker-2", wait=False)]
     beats = [stack.beat("beat-1"), stack.beat("beat-2")]
+    stack.wait_ready(*workers)
 
     def logs() -> str:
         return stack.logs()
