@@ -3,7 +3,11 @@ tests/faults proves each fault with real processes, this pins the settings they 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
@@ -50,3 +54,21 @@ def test_it_retries_a_health_run_a_bounded_number_of_times_while_the_database_is
 def test_it_sweeps_lost_runs_on_a_schedule():
     tasks = {entry["task"] for entry in app.conf.beat_schedule.values()}
     assert {"health.schedule_due", "health.sweep"} <= tasks
+
+
+def test_it_refuses_a_time_limit_too_short_to_leave_room_for_the_soft_one():
+    env = {
+        **os.environ,
+        "CELERY_TASK_TIME_LIMIT": "30",
+        "DJANGO_SETTINGS_MODULE": "vitals.settings",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert "CELERY_TASK_TIME_LIMIT must be at least 120" in done.stderr
