@@ -2,8 +2,9 @@
 
 Down: ingestion never needs Redis and keeps storing; beat cannot send, so nothing is
 queued; once Redis is back the same worker reconnects and the next tick queues the nightly
-run, which completes once. Wiped: a run recorded as queued in PostgreSQL whose message
-is gone is sent again by the sweeper, and completes once.
+run, which completes once. Wiped: runs recorded as queued in PostgreSQL whose messages
+are gone (wiped, or never sent while Redis was down) are sent again by the sweeper and
+complete once.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from health.scheduling import QUEUED_STALE_AFTER
 from tests.faults.data import (
     Sdk,
     accepted_total,
+    health_run_enqueue,
     health_runs,
     import_basic,
     product_id,
@@ -82,7 +84,7 @@ def test_it_keeps_ingesting_while_redis_is_down_and_the_nightly_run_catches_up(
     assert worker.alive(), "the worker that lived through the outage ran it"
 
 
-def test_it_sends_a_run_again_when_the_queue_was_wiped(
+def test_it_sends_again_the_runs_whose_messages_were_wiped_or_never_sent(
     stack: Stack, redis_server: PrivateRedis
 ) -> None:
     zone, as_of = zone_inside_its_day()
@@ -93,28 +95,39 @@ def test_it_sends_a_run_again_when_the_queue_was_wiped(
     out = stack.manage("run_due_health")
     assert "1 run(s) queued." in out
     with stack.connect() as conn:
-        [(run_id, _, _, _)] = health_runs(conn, product)
+        [(wiped, _, _, _)] = health_runs(conn, product)
     redis = redis_server.client()
     assert redis.llen("celery") == 1, "the run's message waits in the queue"
     redis.flushdb()
+    # A trigger while Redis is down: the run is recorded, its message cannot be sent.
+    redis_server.stop()
+    unsent = health_run_enqueue(stack, org="wq", as_of="2026-10-31")
+    redis_server.start()
+    assert redis.llen("celery") == 0
 
     worker = stack.worker(wait=False)
     stack.beat()
-    # The sweeper runs every tick but leaves a run queued this recently: its message
-    # may still be on its way.
+    # The sweeper runs every tick but leaves runs queued this recently: their messages
+    # may still be on their way.
     wait_for(lambda: len(SWEPT.findall(worker.log())) >= 2, 120, "two sweeps", details=worker.log)
     with stack.connect() as conn:
-        assert [(run[0], run[2]) for run in health_runs(conn, product)] == [(run_id, "queued")]
+        assert [(run[0], run[2]) for run in health_runs(conn, product)] == [
+            (wiped, "queued"),
+            (unsent, "queued"),
+        ]
         # Half an hour on, as far as the sweeper can tell.
         conn.execute(
-            "UPDATE health_healthrun SET queued_at = queued_at - %s WHERE id = %s",
-            [QUEUED_STALE_AFTER + timedelta(minutes=1), run_id],
+            "UPDATE health_healthrun SET queued_at = queued_at - %s WHERE product_id = %s",
+            [QUEUED_STALE_AFTER + timedelta(minutes=1), product],
         )
         wait_for(
             lambda: finished(health_runs(conn, product)),
             120,
-            "the swept run to finish",
+            "the swept runs to finish",
             details=worker.log,
         )
         runs = health_runs(conn, product)
-    assert [(run[0], run[1], run[2]) for run in runs] == [(run_id, as_of, "done")]
+    assert [(run[0], str(run[1]), run[2]) for run in runs] == [
+        (wiped, str(as_of), "done"),
+        (unsent, "2026-10-31", "done"),
+    ]
