@@ -98,8 +98,14 @@ class PrivatePostgres:
         argv = [str(self.bindir / program), *args]
         if os.geteuid() == 0:
             argv = ["runuser", "-u", "postgres", "--", *argv]
+        # From a directory the postgres user can enter (the checkout may be in /root).
         done = subprocess.run(
-            argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+            argv,
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
         )
         if done.returncode != 0:
             raise RuntimeError(
