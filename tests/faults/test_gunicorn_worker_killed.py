@@ -120,7 +120,10 @@ def gone(pid: int) -> bool:
     except ProcessLookupError:
         return True
     # A killed child stays a zombie until gunicorn reaps it.
-    return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    except FileNotFoundError:
+        return True
 
 
 def assert_stored_once(web: Web) -> None:
