@@ -143,6 +143,10 @@ class Sdk:
             assert success, "the SDK's queue is full"
             self.message_ids.append(message_id)
 
+    def backlog(self) -> int:
+        """Messages queued in the SDK, not yet sent."""
+        return self.client.queue.qsize()
+
     def flush(self, seconds: float) -> None:
         """Wait until the SDK has sent (or given up on) everything it queued."""
         done = threading.Thread(target=self.client.flush, daemon=True)
