@@ -62,7 +62,7 @@ def _state(connection: BaseDatabaseWrapper) -> _ConnectionState:
 
 def rls_active(connection: BaseDatabaseWrapper) -> bool:
     """Whether this connection works as the application role under row-level security."""
-    return _state(connection).active
+    return _state(connections[connection.alias]).active
 
 
 def _wanted() -> tuple[str, str]:
@@ -153,3 +153,34 @@ def owner_session() -> Iterator[None]:
             for connection in connections.all(initialized_only=True):
                 if connection.vendor == "postgresql" and connection.connection is not None:
                     _enter_app_role(connection)
+
+
+# Every table of the schema with an organization_id column, and what protects it: the
+# tenant tables. tests/security/test_row_level_security.py holds them all to the policy.
+TENANT_TABLES_SQL = """
+SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,
+       EXISTS (
+           SELECT FROM pg_policy p
+           WHERE p.polrelid = c.oid AND p.polname = 'tenant_isolation' AND p.polcmd = '*'
+             AND p.polpermissive
+             AND pg_get_expr(p.polqual, p.polrelid) LIKE '%vitals.organization_id%'
+             AND pg_get_expr(p.polwithcheck, p.polrelid) LIKE '%vitals.organization_id%'
+       ) AS has_policy
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = 'public'
+  AND c.relkind IN ('r', 'p')
+  AND EXISTS (
+      SELECT FROM pg_attribute a
+      WHERE a.attrelid = c.oid AND a.attname = 'organization_id' AND NOT a.attisdropped
+  )
+ORDER BY c.relname
+"""
+
+
+def tenant_tables(connection: BaseDatabaseWrapper) -> dict[str, bool]:
+    """Each tenant table, and whether row-level security covers it fully (ENABLE, FORCE
+    and the tenant_isolation policy for every command)."""
+    with connection.cursor() as cursor:
+        cursor.execute(TENANT_TABLES_SQL)
+        return {name: rls and force and policy for name, rls, force, policy in cursor.fetchall()}
