@@ -40,7 +40,11 @@ _ENTER_APP_ROLE = (
     f"SELECT CASE WHEN to_regprocedure('{_READY_FUNCTION}') IS NOT NULL"
     f" THEN set_config('role', '{APP_ROLE}', false) END"
 )
-_SET_LOCAL = f"SELECT set_config('role', %s, true), set_config('{SETTING}', %s, true)"
+# Values are inlined (a role name of ours, an integer): no parameters lets "BEGIN; SELECT
+# ..." go as one message, one round trip.
+_SET_LOCAL = (
+    "SELECT set_config('role', '{role}', true), set_config('" + SETTING + "', '{org}', true)"
+)
 # What a new transaction starts with: the app role, no organization.
 _FRESH = (APP_ROLE, "")
 
@@ -73,10 +77,11 @@ def _wanted() -> tuple[str, str]:
 
 
 def _send(raw: Any, wanted: tuple[str, str], *, begin: bool = False) -> None:
-    with raw.cursor() as cursor:
-        if begin:
-            cursor.execute("BEGIN")
-        cursor.execute(_SET_LOCAL, wanted)
+    role, org = wanted
+    if role not in (APP_ROLE, "none") or not (org == "" or org.isdigit()):
+        raise ValueError(f"unexpected row-level security settings {wanted!r}")
+    statement = _SET_LOCAL.format(role=role, org=org)
+    raw.execute(f"BEGIN; {statement}" if begin else statement)
 
 
 def _execute(
