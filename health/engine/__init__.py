@@ -140,5 +140,6 @@ def catalog_positions(*, product: Product) -> tuple[list[str], list[str]]:
 
 
 def _analyze(tables: tuple[str, ...]) -> None:
+    # ANALYZE needs the tables' owner: a SECURITY DEFINER function (tenancy migration 0002).
     with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {', '.join(tables)}")
+        cursor.execute("SELECT vitals_analyze(%s)", [list(tables)])
