@@ -6,7 +6,8 @@ event keys of the synthetic dataset, 100,000 accounts with their AccountHealth r
 the as-of day D and the HISTORY_DAYS before it (the engine keeps one row per account and
 as-of day), health_account_state (the usage filters' arrays) for every account, and for
 the DRILLED accounts what a drill-down reads: users, memberships, health_user_day rows
-over DAYS days with per-key event counts in W, and 90 days of AccountHealth history.
+over DAYS days with per-key event counts in W, their pair state, and 90 days of
+AccountHealth history; every other account has a few daily rows in W.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ EMAIL = "bench-ui@vitals.test"
 # Drilled accounts: external id -> users. The largest is the synthetic dataset's largest
 # (~1% of 200,000 users); the others are a mid-sized and a typical account.
 DRILLED = {"acc-000007": 2_000, "acc-000042": 200, "acc-000099": 12}
-VERSION = 2
+VERSION = 3
 MARKER = f"Bench UI v{VERSION} ({ACCOUNTS} accounts, {HISTORY_DAYS + 1} days, as of {AS_OF})"
 
 
@@ -163,6 +164,34 @@ WHERE h %% 100 < 5 + u.rate
 """
 
 
+# The engine's per-(account, user) state of D for the drilled accounts, from their rows.
+_PAIR_STATE_SQL = """
+INSERT INTO health_pair_state (organization_id, product_id, account_pk, user_pk, first_at,
+    last_at, last_day, last_day_p, item_last, item_last_p, visits_lifetime, items_w, items_p,
+    risk_w, risk_p)
+SELECT %(org)s, %(product)s, account_pk, user_pk, min(first_at), max(last_at), max(day),
+       max(day) FILTER (WHERE day <= %(as_of)s::date - 30), '{}', '{}', sum(visits)::int,
+       0, 0, false, false
+FROM health_user_day WHERE product_id = %(product)s AND account_pk = %(account_pk)s
+GROUP BY account_pk, user_pk
+"""
+
+# Every other account: one user active on about a third of W's days (no users, no event
+# keys), so that the daily table is as large as a real one relative to the drilled rows
+# and the planner reads an account's rows by its key, as it would in production.
+_BACKGROUND_DAYS_SQL = """
+INSERT INTO health_user_day (organization_id, product_id, day, account_pk, user_pk, events,
+    core_lo, core_hi, core_events, first_at, last_at, with_context_group, visits,
+    session_seconds)
+SELECT %(org)s, %(product)s, d.day, a.id, -a.id, 5, 1, 0, 1, d.day + interval '9 hours',
+       d.day + interval '10 hours', false, 1, 600
+FROM ingestion_account a
+CROSS JOIN (SELECT %(as_of)s::date - o AS day FROM generate_series(0, 29) o) d
+WHERE a.organization_id = %(org)s AND NOT a.external_id = ANY(%(drilled)s)
+  AND (a.id + (d.day - date '2000-01-01')) %% 3 = 0
+"""
+
+
 def seed() -> Seeded:
     """The benchmark organization, product and user: seeded once, then reused."""
     from django.db import connection, transaction
@@ -189,6 +218,7 @@ def seed() -> Seeded:
                 "health_accounthealth",
                 "health_account_state",
                 "health_user_day",
+                "health_pair_state",
                 "ingestion_enduser",
                 "ingestion_accountmembership",
             ):
@@ -227,6 +257,7 @@ def _build(cursor: Any, product: Any, started: float) -> None:
         "health_accounthealth",
         "health_account_state",
         "health_user_day",
+        "health_pair_state",
         "ingestion_accountmembership",
         "ingestion_eventkey",
     ):
@@ -291,6 +322,7 @@ def _build(cursor: Any, product: Any, started: float) -> None:
             " WHERE product_id = %s AND account_pk = %s AND key_ids IS NOT NULL",
             [prod, account_pk],
         )
+        cursor.execute(_PAIR_STATE_SQL, drilled)
         for shift in range(TREND_DAYS - 1, HISTORY_DAYS, -1):
             day = AS_OF - timedelta(days=shift)
             cursor.execute(
@@ -298,6 +330,8 @@ def _build(cursor: Any, product: Any, started: float) -> None:
                 {**drilled, "day": day, "shift": shift},
             )
         _log(f"{external_id}: {users:,} users, {rows:,} user-day rows", started)
+    cursor.execute(_BACKGROUND_DAYS_SQL, {**params, "drilled": list(DRILLED)})
+    _log(f"{cursor.rowcount:,} user-day rows of the other accounts", started)
     with tenant_scope(product.organization, product):
         PortfolioHealth.objects.update_or_create(
             organization_id=org,
