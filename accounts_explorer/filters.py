@@ -224,6 +224,16 @@ USAGE = {
     "used_module": ("modules", True, "Used module"),
     "unused_module": ("modules", False, "Did not use module"),
 }
+# The filters on the account's traits (its row in ingestion_account).
+ACCOUNT_FILTERS = frozenset(
+    [*TRAIT_EQUALS, "trait"]
+    + [
+        f"{stem}_{suffix}"
+        for stem, (lookup, _, _) in RANGES.items()
+        if lookup.startswith("traits.")
+        for suffix in ("min", "max")
+    ]
+)
 MAX_FILTER_VALUE = 200
 _NO_WINDOW = datetime(2000, 1, 1, tzinfo=ZoneInfo("UTC"))  # parsing only, never filters
 MAX_TRAIT_FILTERS = 10

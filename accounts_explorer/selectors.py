@@ -31,6 +31,7 @@ from accounts_explorer.columns import (
     trait_column,
 )
 from accounts_explorer.filters import (
+    ACCOUNT_FILTERS,
     PAGE_SIZE,
     QUICK_FILTERS,
     AccountHealthFilter,
@@ -451,6 +452,9 @@ def account_rows_unsorted(
     ).qs
     if snapshot_ids is not None:
         queryset = queryset.filter(account_id__in=snapshot_ids)
+    if any(name in ACCOUNT_FILTERS for name, _ in state.filters):
+        # The trait indexes lead with the organization (accounts_explorer/migrations/0002).
+        queryset = queryset.filter(account__organization_id=product.organization_id)
     return queryset
 
 
