@@ -38,6 +38,7 @@ def health_compute(
     run.status, run.started_at, run.error = HealthRun.Status.RUNNING, timezone.now(), ""
     run.save(update_fields=["status", "started_at", "error"])
     try:
+        event_ranges_summarize()
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute(
@@ -59,6 +60,15 @@ def health_compute(
     run.status, run.finished_at, run.rows = HealthRun.Status.DONE, timezone.now(), rows
     run.save(update_fields=["status", "finished_at", "rows"])
     return run
+
+
+def event_ranges_summarize() -> int:
+    """Summarize the event partitions' new BRIN ranges, so the run reads only the days it
+    needs (health migration 0011). In its own short transaction: the summary takes a
+    self-conflicting lock on each partition that the runs of other products also want."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT vitals_summarize_event_ranges()")
+        return cursor.fetchone()[0]
 
 
 # A health run is tried this many times for one product and as-of day; after that its

@@ -60,7 +60,16 @@ def health_compute_sql(*, product: Product, as_of: date, full: bool) -> int:
         or built_catalog != catalog
     )
     if rebuild:
-        daily.rebuild_all(product=product, windows=windows, core=core)
+        # A catalog or core-item change recomputed for the day of the last run, with no
+        # late events pending, keeps the sessions: they are the same events' (the settings
+        # page's recompute, which should be visible within a minute).
+        keep_sessions = (
+            not full
+            and not touched
+            and state.state_as_of is not None
+            and state.sessions_cutoff == windows.cutoff
+        )
+        daily.rebuild_all(product=product, windows=windows, core=core, keep_sessions=keep_sessions)
         state.keys_from = windows.w_start
         state.usage_features, state.usage_modules = catalog_positions(product=product)
         _analyze(_REBUILT_TABLES[:2])

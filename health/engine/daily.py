@@ -183,15 +183,24 @@ def _ensure_bucket_statistics(cursor: Any) -> None:
         cursor.execute("ANALYZE ingestion_event")
 
 
-def rebuild_all(*, product: Product, windows: Windows, core: CoreMap) -> None:
-    """Sessions and daily rows from every event before the end of D (compute --full)."""
+def rebuild_all(
+    *, product: Product, windows: Windows, core: CoreMap, keep_sessions: bool = False
+) -> None:
+    """Sessions and daily rows from every event before the end of D (compute --full).
+
+    `keep_sessions`: the stored sessions are those of these events (the catalog or the
+    core items changed, nothing else): only the daily rows, whose core-item masks depend
+    on the catalog, are rebuilt; sessions know nothing of features.
+    """
     params = _params(product, windows, core)
     with connection.cursor() as cursor:
         _ensure_bucket_statistics(cursor)
-        cursor.execute("DELETE FROM health_session WHERE product_id = %(product)s", params)
+        if not keep_sessions:
+            cursor.execute("DELETE FROM health_session WHERE product_id = %(product)s", params)
         cursor.execute("DELETE FROM health_user_day WHERE product_id = %(product)s", params)
         cursor.execute(_BUCKETS_SQL.format(table="l1_bucket", join="", where=""), params)
-        cursor.execute(_SESSIONS_SQL.format(table="l1_bucket"), params)
+        if not keep_sessions:
+            cursor.execute(_SESSIONS_SQL.format(table="l1_bucket"), params)
         cursor.execute(
             _USER_DAY_SQL.format(table="l1_bucket", bucket_days="", session_days="", key_days=""),
             {
