@@ -14,6 +14,7 @@ from django.utils import timezone
 from health.engine import health_compute_sql
 from health.models import HealthRun
 from vitals.tenancy.models import Product
+from vitals.tenancy.scope import tenant_scope
 
 # Namespaces the advisory lock: (this, product id) is the lock of one product's runs.
 _LOCK_NAMESPACE = 7_310_002
@@ -85,7 +86,7 @@ def health_recompute_enqueue(
     run is reused when it is full or a full run was not asked for. The task is sent once
     the row is committed, so the worker always finds it.
     """
-    with transaction.atomic():
+    with transaction.atomic(), tenant_scope(product.organization):
         # Serializes enqueues of one product, so two triggers cannot both miss the other's
         # row. NO KEY UPDATE does not block ingestion's foreign-key checks on the product.
         list(

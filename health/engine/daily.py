@@ -171,16 +171,11 @@ def _params(product: Product, windows: Windows, core: CoreMap) -> dict[str, Any]
 def _ensure_bucket_statistics(cursor: Any) -> None:
     """The full pass aggregates in parallel only when the planner knows the buckets are
     ~7x fewer than the events; the statistics object (ingestion migration 0006) lives on
-    the partitioned parent, which autovacuum never analyzes."""
-    cursor.execute(
-        """
-        SELECT count(*) FROM pg_statistic_ext s
-        JOIN pg_statistic_ext_data d ON d.stxoid = s.oid
-        WHERE s.stxname = 'ingestion_event_user_bucket'
-        """
-    )
-    if cursor.fetchone()[0] == 0:
-        cursor.execute("ANALYZE ingestion_event")
+    the partitioned parent, which autovacuum never analyzes. Both the check and ANALYZE
+    need the owner: SECURITY DEFINER functions (tenancy migration 0002)."""
+    cursor.execute("SELECT vitals_event_statistics_ready()")
+    if not cursor.fetchone()[0]:
+        cursor.execute("SELECT vitals_analyze(ARRAY['ingestion_event'])")
 
 
 def rebuild_all(
