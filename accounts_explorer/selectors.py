@@ -15,7 +15,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.urls import NoReverseMatch, reverse
 
 from accounts_explorer import formatting as fmt
@@ -31,6 +31,7 @@ from accounts_explorer.columns import (
     trait_column,
 )
 from accounts_explorer.filters import (
+    ACCOUNT_FILTERS,
     PAGE_SIZE,
     QUICK_FILTERS,
     AccountHealthFilter,
@@ -365,7 +366,12 @@ def account_table(
     ordering = account_ordering(state=state, traits=traits)
     # Sort and cut the page on narrow rows (ids only), then read the 50 whole rows.
     # (account_id, not id: the explorer indexes carry it, so the cut needs no heap.)
-    page_ids = health_filter(base, state).order_by(*ordering).values("account_id")
+    page_rows = health_filter(base, state)
+    if _orders_by_account(ordering):
+        # The account indexes lead with the organization: naming it lets the join walk the
+        # accounts in the sort's order and stop after the page.
+        page_rows = page_rows.filter(account__organization_id=organization.pk)
+    page_ids = page_rows.order_by(*ordering).values("account_id")
     records = list(
         AccountHealth.objects.filter(
             product=product, as_of=as_of, account_id__in=page_ids[offset : offset + PAGE_SIZE]
@@ -442,15 +448,28 @@ def account_rows_unsorted(
         data=state.filter_data(),
         queryset=AccountHealth.objects.filter(product=product, as_of=as_of),
         window_start=window_start(as_of, tz),
+        product_id=product.pk,
     ).qs
     if snapshot_ids is not None:
         queryset = queryset.filter(account_id__in=snapshot_ids)
+    if any(name in ACCOUNT_FILTERS for name, _ in state.filters):
+        # The trait indexes lead with the organization (accounts_explorer/migrations/0002).
+        queryset = queryset.filter(account__organization_id=product.organization_id)
     return queryset
 
 
 def account_ordering(*, state: ExplorerState, traits: list[str]) -> list[Any]:
     sort_column = column_for(state.sort_key, frozenset(traits)) or COLUMNS["active_users"]
     return order_by(sort_column, descending=state.descending)
+
+
+def _orders_by_account(ordering: list[Any]) -> bool:
+    """Whether the sort reads the account (name, id, a trait) rather than its health row."""
+    return any(
+        isinstance(part, F) and part.name.startswith("account__")
+        for order in ordering
+        for part in order.flatten()
+    )
 
 
 def account_rows(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from django.db.models import Func, IntegerField, Subquery
 from django.http import QueryDict
@@ -36,8 +37,8 @@ duration_text = fmt.duration
 count_text = fmt.integer
 
 
-def date_text(value: date | datetime | None) -> str:
-    return fmt.day(value)
+def date_text(value: date | datetime | None, tz: ZoneInfo | None = None) -> str:
+    return fmt.day(value, tz)
 
 
 def datetime_text(value: datetime | None) -> str:
@@ -260,7 +261,7 @@ def account_drilldown(
     thresholds = _thresholds(product)
     drilldown.as_of = health.as_of
     drilldown.core_items = health.core_items or 0
-    drilldown.summary = _summary(health)
+    drilldown.summary = _summary(health, product.organization.tzinfo)
     drilldown.kpis = [_kpi(health, thresholds, *definition) for definition in KPI_DEFINITIONS]
     drilldown.active_users = Figure(
         "Active users (30 days)",
@@ -336,9 +337,10 @@ def _kpi(
     )
 
 
-def _summary(health: AccountHealth) -> list[Figure]:
+def _summary(health: AccountHealth, tz: ZoneInfo) -> list[Figure]:
     return [
-        Figure("Customer Since", date_text(health.product_first_seen)),
+        # The calendar day in the organization's time zone, as the explorer shows it.
+        Figure("Customer Since", date_text(health.product_first_seen, tz)),
         Figure("Total Visits", count_text(health.visits_lifetime), "lifetime"),
         Figure("Last Seen", datetime_text(health.last_seen)),
         Figure("Total Users", count_text(health.users_lifetime), "lifetime"),

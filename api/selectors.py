@@ -58,6 +58,7 @@ def account_health_list(
         data=data,
         queryset=AccountHealth.objects.filter(product=product, as_of=portfolio.as_of),
         window_start=window_start(portfolio.as_of, organization.tzinfo),
+        product_id=product.pk,
     ).qs
     sort_column = column_for(state.sort_key, frozenset(traits)) or COLUMNS["active_users"]
     return (

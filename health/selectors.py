@@ -18,8 +18,9 @@ from health.engine.windows import Windows, day_start
 from health.models import RollupState
 from vitals.tenancy.models import Product
 
-_USERS_SQL = """
-WITH usage AS (
+# Per (account, user): core items, core events and visits in W, lifetime visits, and
+# whether active in the 180-day history; from every daily row up to D ...
+_USAGE_FROM_DAYS = """
     SELECT account_pk, user_pk,
            coalesce(bit_or(core_lo) FILTER (WHERE day >= %(w_start)s), 0) AS lo,
            coalesce(bit_or(core_hi) FILTER (WHERE day >= %(w_start)s), 0) AS hi,
@@ -30,7 +31,25 @@ WITH usage AS (
     FROM health_user_day
     WHERE product_id = %(product)s AND day <= %(as_of)s {accounts}
     GROUP BY account_pk, user_pk
-),
+"""
+# ... or, when the engine's pair state is of D, from the state (lifetime visits, last
+# active day) and W's daily rows only: a large account's years of rows are not re-read.
+_USAGE_FROM_STATE = """
+    SELECT p.account_pk, p.user_pk, coalesce(w.lo, 0) AS lo, coalesce(w.hi, 0) AS hi,
+           coalesce(w.core_events, 0) AS core_events, coalesce(w.visits, 0) AS visits,
+           p.visits_lifetime, true AS in_history
+    FROM health_pair_state p
+    LEFT JOIN (
+        SELECT account_pk, user_pk, bit_or(core_lo) AS lo, bit_or(core_hi) AS hi,
+               sum(core_events) AS core_events, sum(visits) AS visits
+        FROM health_user_day
+        WHERE product_id = %(product)s AND day BETWEEN %(w_start)s AND %(as_of)s {accounts}
+        GROUP BY account_pk, user_pk
+    ) w USING (account_pk, user_pk)
+    WHERE p.product_id = %(product)s AND p.last_day >= %(h_start)s {pair_accounts}
+"""
+_USERS_SQL = """
+WITH usage AS ({usage}),
 current_account AS (
     -- a user's current account: the latest membership up to the end of D
     SELECT DISTINCT ON (m.user_id) m.user_id AS user_pk, m.account_id AS account_pk
@@ -125,10 +144,12 @@ def _json(value: Any) -> Any:
 
 
 def drilldown_lists(
-    *, product: Product, as_of: date, account_pks: list[int]
+    *, product: Product, as_of: date, account_pks: list[int], from_days: bool = False
 ) -> dict[int, dict[str, Any]]:
     """Per account: its users ranked by core items used and by visits, features and
-    modules with their events in W, and the zero-usage ones (SPEC section 8)."""
+    modules with their events in W, and the zero-usage ones (SPEC section 8). The users
+    come from the engine's pair state when it is of `as_of` (unless `from_days`), else
+    from every daily row up to `as_of`: the same lists (tests/health/test_drilldown_sources.py)."""
     windows = Windows.for_day(as_of, product.organization.timezone)
     params: dict[str, Any] = {
         **windows.params(),
@@ -145,13 +166,20 @@ def drilldown_lists(
         }
         for pk in account_pks
     }
-    keys_from = (
-        RollupState.objects.filter(product=product).values_list("keys_from", flat=True).first()
-    )
+    keys_from, state_as_of = (
+        RollupState.objects.filter(product=product).values_list("keys_from", "state_as_of").first()
+    ) or (None, None)
     covered = keys_from is not None and keys_from <= windows.w_start
     key_events = f"key_events AS ({_KEY_EVENTS_ROLLUP if covered else _KEY_EVENTS_RAW})"
+    accounts = "AND account_pk = ANY(%(account_pks)s)"
+    if state_as_of == as_of and not from_days:
+        usage = _USAGE_FROM_STATE.format(
+            accounts=accounts, pair_accounts="AND p.account_pk = ANY(%(account_pks)s)"
+        )
+    else:
+        usage = _USAGE_FROM_DAYS.format(accounts=accounts)
     with connection.cursor() as cursor:
-        cursor.execute(_USERS_SQL.format(accounts="AND account_pk = ANY(%(account_pks)s)"), params)
+        cursor.execute(_USERS_SQL.format(usage=usage), params)
         for account_pk, by_core, by_visits in cursor.fetchall():
             users = _json(by_core)
             lists[account_pk]["users"] = users
