@@ -1,0 +1,492 @@
+"""The SQL half of ingestion: one validated chunk into the tables, set-based.
+
+The chunk is COPYed (binary) into a temporary stage; every statement after that reads the
+stage as a whole: dedup against the (product, messageId) ledger, users, accounts and event
+keys upserted from the chunk's distinct names, memberships and traits recorded, events
+inserted with their account attributed (SPEC section 3), older events a late membership
+changes re-attributed, touched days marked, traits merged. The caller owns the
+transaction.
+
+The temporary tables live as long as the database session (ON COMMIT DELETE ROWS), so a
+chunk costs no catalog writes; the HTTP API stores one per request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from psycopg import pq
+from psycopg.adapt import Dumper
+from psycopg.errors import UniqueViolation
+
+from ingestion.normalize import NormalizedMessage
+
+JSONB_OID = 3802
+
+
+class RawJson(bytes):
+    """A message's JSON text as received, sent to a jsonb column without re-encoding."""
+
+
+class _RawJsonBinaryDumper(Dumper):
+    format = pq.Format.BINARY
+    oid = JSONB_OID
+
+    def dump(self, obj: bytes) -> bytes:
+        # jsonb's binary format is a version byte then the text. PostgreSQL text cannot
+        # hold NUL, so the \u0000 escapes are dropped (the message is otherwise as sent).
+        return b"\x01" + obj.replace(b"\\u0000", b"")
+
+
+_STAGE_COLUMNS = (
+    "seq",
+    "message_id",
+    "type",
+    "event_time",
+    "received_at",
+    "user_ext",
+    "anonymous_id",
+    "group_ext",
+    "ctx_group_ext",
+    "event_kind",
+    "event_name",
+    "warning",
+    "raw",
+)
+_STAGE_TYPES = (
+    "int4",
+    "text",
+    "int2",
+    "timestamptz",
+    "timestamptz",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "jsonb",
+)
+# Chunks at least this big are analyzed: the planner then sizes the joins right. Smaller
+# ones (an API batch) are read whole by every statement anyway.
+ANALYZE_FROM_ROWS = 5000
+
+_event_id_sequence: str | None = None
+
+
+def _event_id_default(cursor: Any) -> str:
+    """The DEFAULT that numbers stage rows from the events' identity sequence."""
+    global _event_id_sequence
+    if _event_id_sequence is None:
+        cursor.execute("SELECT pg_get_serial_sequence('ingestion_event', 'id')")
+        _event_id_sequence = cursor.fetchone()[0]
+    return "nextval('" + _event_id_sequence.replace("'", "''") + "'::regclass)"
+
+
+def _stage_setup_sql(id_default: str) -> str:
+    # Event ids in arrival order (messages at the same instant are ordered by them): COPY
+    # fills the stage in order, each row taking the next value of the events' sequence.
+    # ingest_user/account/key hold the chunk's distinct names, their first event time and,
+    # once upserted, their ids: the big statements join the stage to these small tables.
+    return f"""
+    CREATE TEMP TABLE IF NOT EXISTS ingest_stage (
+        seq int, message_id text, type smallint, event_time timestamptz,
+        received_at timestamptz, user_ext text, anonymous_id text, group_ext text,
+        ctx_group_ext text, event_kind text, event_name text, warning text, raw jsonb,
+        id bigint DEFAULT {id_default}
+    ) ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE IF NOT EXISTS ingest_user (ext text, first_at timestamptz, pk bigint)
+        ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE IF NOT EXISTS ingest_account (ext text, first_at timestamptz, pk bigint)
+        ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE IF NOT EXISTS ingest_key (kind text, name text, pk int)
+        ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE IF NOT EXISTS ingest_reattributed (product_id bigint, day date)
+        ON COMMIT DELETE ROWS;
+    """
+
+
+_TEMP_TABLES = "ingest_stage, ingest_user, ingest_account, ingest_key, ingest_reattributed"
+
+
+def chunk_store(
+    *,
+    org_id: int,
+    product_id: int,
+    timezone_name: str,
+    messages: Sequence[tuple[int, NormalizedMessage]],
+    months: set[date],
+    types: set[int],
+    nested: bool,
+) -> set[int]:
+    """Stores the messages not seen before; returns the positions (in `messages`) of the
+    duplicates. `nested`: an outer transaction may hold an earlier chunk's stage rows."""
+    params = {"org": org_id, "product": product_id, "tz": timezone_name}
+    with connection.cursor() as cursor:
+        # JIT compiles for the planner's row estimates, about a second per statement, far
+        # more than the work of one chunk.
+        cursor.execute(
+            "SET LOCAL jit = off;"
+            + _stage_setup_sql(_event_id_default(cursor))
+            + (f"TRUNCATE {_TEMP_TABLES};" if nested else "")
+        )
+        cursor.adapters.register_dumper(RawJson, _RawJsonBinaryDumper)
+        with cursor.copy(
+            f"COPY ingest_stage ({', '.join(_STAGE_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(_STAGE_TYPES)
+            write_row = copy.write_row
+            for seq, (_, m) in enumerate(messages):
+                write_row(
+                    (
+                        seq,
+                        m.message_id,
+                        m.type_code,
+                        m.event_time,
+                        m.received_at,
+                        m.user_id,
+                        m.anonymous_id,
+                        m.group_id,
+                        m.context_group_id,
+                        m.event_kind,
+                        m.event_name,
+                        m.warning,
+                        RawJson(m.raw),
+                    )
+                )
+
+        duplicates = _ledger_insert(cursor, params=params)
+        if len(duplicates) == len(messages):
+            return duplicates
+        if duplicates:
+            types = {m.type_code for seq, (_, m) in enumerate(messages) if seq not in duplicates}
+        cursor.execute(
+            "SELECT vitals_ensure_event_partition(m) FROM unnest(%s::date[]) m", [sorted(months)]
+        )
+        _names_upsert(cursor, params=params, types=types)
+        if types & {4, 5}:
+            _memberships_insert(cursor, params=params)
+        _events_insert(cursor, params=params)
+        if types & {4, 5}:
+            _reattribute(cursor, params=params)
+        _touched_days_mark(cursor, params=params)
+        _traits_merge(cursor, params=params, types=types)
+    return duplicates
+
+
+def _ledger_insert(cursor: Any, *, params: dict[str, Any]) -> set[int]:
+    """Dedup: the (product, messageId) ledger takes the chunk's ids; returns the stage
+    positions of the messages it already held, which leave the stage.
+
+    Atomic under concurrency: the first transaction to commit an id wins, the others wait
+    for it and then see the conflict. Usually no id is known yet, so a plain INSERT tries
+    first (half the work of ON CONFLICT); when one is, the attempt is rolled back to a
+    savepoint and ON CONFLICT DO NOTHING sorts the chunk out.
+    """
+    try:
+        with transaction.atomic():
+            cursor.execute(
+                "INSERT INTO ingestion_seenmessage (organization_id, product_id, message_id)"
+                " SELECT %(org)s, %(product)s, message_id FROM ingest_stage",
+                params,
+            )
+        return set()
+    except IntegrityError as exc:
+        if not isinstance(exc.__cause__, UniqueViolation):
+            raise
+    cursor.execute(
+        """
+        WITH fresh AS (
+            INSERT INTO ingestion_seenmessage (organization_id, product_id, message_id)
+            SELECT %(org)s, %(product)s, message_id FROM ingest_stage
+            ON CONFLICT DO NOTHING
+            RETURNING message_id
+        ),
+        seen_before AS (
+            DELETE FROM ingest_stage s
+            WHERE NOT EXISTS (SELECT 1 FROM fresh WHERE fresh.message_id = s.message_id)
+            RETURNING s.seq
+        )
+        SELECT seq FROM seen_before
+        """,
+        params,
+    )
+    return {row[0] for row in cursor.fetchall()}
+
+
+def _names_upsert(cursor: Any, *, params: dict[str, Any], types: set[int]) -> None:
+    """Users, accounts and event keys the chunk names: created, first seen moved earlier
+    when the chunk saw them earlier, and their ids noted in ingest_user/account/key.
+
+    Inserts take names in sorted order, so two chunks creating the same names lock them in
+    the same order. Existing rows are only locked when their first-seen time moves.
+    """
+    cursor.execute(
+        """
+        INSERT INTO ingest_user (ext, first_at)
+        SELECT user_ext, min(event_time) FROM ingest_stage
+        WHERE user_ext IS NOT NULL GROUP BY user_ext;
+        INSERT INTO ingest_account (ext, first_at)
+        SELECT ext, min(event_time) FROM (
+            SELECT group_ext AS ext, event_time FROM ingest_stage WHERE group_ext IS NOT NULL
+            UNION ALL
+            SELECT ctx_group_ext, event_time FROM ingest_stage
+            WHERE ctx_group_ext IS NOT NULL AND type IN (1, 2, 3)
+        ) named
+        GROUP BY ext;
+        INSERT INTO ingest_key (kind, name)
+        SELECT DISTINCT event_kind, event_name FROM ingest_stage WHERE event_kind IS NOT NULL;
+        ANALYZE ingest_user, ingest_account, ingest_key;
+
+        INSERT INTO ingestion_enduser (organization_id, external_id, traits, first_seen_at)
+        SELECT %(org)s, ext, '{}'::jsonb, first_at FROM ingest_user ORDER BY ext
+        ON CONFLICT (organization_id, external_id) DO NOTHING;
+        UPDATE ingestion_enduser u SET first_seen_at = n.first_at
+        FROM ingest_user n
+        WHERE u.organization_id = %(org)s AND u.external_id = n.ext
+          AND n.first_at < u.first_seen_at;
+        UPDATE ingest_user n SET pk = u.id
+        FROM ingestion_enduser u
+        WHERE u.organization_id = %(org)s AND u.external_id = n.ext;
+
+        INSERT INTO ingestion_account (organization_id, external_id, name, traits, first_seen_at)
+        SELECT %(org)s, ext, '', '{}'::jsonb, first_at FROM ingest_account ORDER BY ext
+        ON CONFLICT (organization_id, external_id) DO NOTHING;
+        UPDATE ingestion_account a SET first_seen_at = n.first_at
+        FROM ingest_account n
+        WHERE a.organization_id = %(org)s AND a.external_id = n.ext
+          AND n.first_at < a.first_seen_at;
+        UPDATE ingest_account n SET pk = a.id
+        FROM ingestion_account a
+        WHERE a.organization_id = %(org)s AND a.external_id = n.ext;
+        """,
+        params,
+    )
+    if types & {1, 2, 3}:
+        cursor.execute(
+            """
+            INSERT INTO ingestion_eventkey (organization_id, product_id, kind, name)
+            SELECT %(org)s, %(product)s, kind, name FROM ingest_key ORDER BY kind, name
+            ON CONFLICT (product_id, kind, name) DO NOTHING;
+            UPDATE ingest_key n SET pk = k.id
+            FROM ingestion_eventkey k
+            WHERE k.product_id = %(product)s AND k.kind = n.kind AND k.name = n.name;
+            """,
+            params,
+        )
+
+
+def _memberships_insert(cursor: Any, *, params: dict[str, Any]) -> None:
+    """`group` calls (and `identify` with traits.accountId) into the membership history;
+    traits of identify and group calls into the traits changes."""
+    cursor.execute(
+        """
+        INSERT INTO ingestion_accountmembership
+            (organization_id, product_id, user_id, account_id, event_time, event_id)
+        SELECT %(org)s, %(product)s, u.pk, a.pk, s.event_time, s.id
+        FROM ingest_stage s
+        JOIN ingest_user u ON u.ext = s.user_ext
+        JOIN ingest_account a ON a.ext = s.group_ext
+        WHERE s.type IN (4, 5);
+
+        INSERT INTO ingestion_traitschange
+            (organization_id, subject, subject_pk, event_time, event_id, traits)
+        SELECT %(org)s, CASE WHEN s.type = 5 THEN 'account' ELSE 'user' END,
+               CASE WHEN s.type = 5 THEN a.pk ELSE u.pk END,
+               s.event_time, s.id, s.raw->'traits'
+        FROM ingest_stage s
+        LEFT JOIN ingest_user u ON u.ext = s.user_ext
+        LEFT JOIN ingest_account a ON a.ext = s.group_ext
+        WHERE s.type IN (4, 5) AND jsonb_typeof(s.raw->'traits') = 'object'
+          AND s.raw->'traits' <> '{}'::jsonb
+          AND (CASE WHEN s.type = 5 THEN a.pk ELSE u.pk END) IS NOT NULL;
+        """,
+        params,
+    )
+
+
+# SPEC section 3: context.groupId, else the latest membership at or before t, else the
+# earliest one after t, else no account. A user's memberships in (time, id) order cut
+# time into spans, each membership in effect from its own time until the next one's; the
+# first span reaches back to -infinity (the "earliest one after t" rule). Exactly one span
+# holds any t, and a membership followed by another at the same instant holds none.
+MEMBERSHIP_SPANS = """
+    SELECT m.user_id, m.account_id,
+           CASE WHEN row_number() OVER w = 1 THEN '-infinity'::timestamptz
+                ELSE m.event_time END AS span_from,
+           coalesce(lead(m.event_time) OVER w, 'infinity'::timestamptz) AS span_to
+    FROM ingestion_accountmembership m
+    WHERE m.user_id = ANY ({users})
+    WINDOW w AS (PARTITION BY m.user_id ORDER BY m.event_time, m.event_id)
+"""
+
+
+def _events_insert(cursor: Any, *, params: dict[str, Any]) -> None:
+    spans = MEMBERSHIP_SPANS.format(users="ARRAY(SELECT pk FROM ingest_user)")
+    cursor.execute(
+        f"""
+        WITH spans AS MATERIALIZED ({spans})
+        INSERT INTO ingestion_event (
+            id, organization_id, product_id, event_time, received_at, type, message_id,
+            user_pk, anonymous_id, account_pk, context_account_pk, event_key_id, warning, raw
+        )
+        SELECT
+            s.id, %(org)s, %(product)s, s.event_time, s.received_at, s.type, s.message_id,
+            u.pk, s.anonymous_id,
+            CASE
+                WHEN s.type IN (4, 5) THEN g.pk
+                WHEN u.pk IS NULL THEN NULL
+                ELSE coalesce(c.pk, span.account_id)
+            END,
+            c.pk, k.pk, s.warning, s.raw
+        FROM ingest_stage s
+        LEFT JOIN ingest_user u ON u.ext = s.user_ext
+        LEFT JOIN ingest_account g ON g.ext = s.group_ext
+        LEFT JOIN ingest_account c ON c.ext = s.ctx_group_ext AND s.type IN (1, 2, 3)
+        LEFT JOIN ingest_key k ON k.kind = s.event_kind AND k.name = s.event_name
+        LEFT JOIN spans span
+            ON span.user_id = u.pk AND s.type IN (1, 2, 3) AND s.ctx_group_ext IS NULL
+           AND s.event_time >= span.span_from AND s.event_time < span.span_to
+        """,
+        params,
+    )
+
+
+def _reattribute(cursor: Any, *, params: dict[str, Any]) -> None:
+    """A membership that arrives late changes the account of that user's other events.
+
+    Only events from the new membership's time on can change, or all of them when it is
+    the user's earliest (rule 3). Every product of the organization is affected, since
+    memberships are organization-wide. The days of changed events are kept in
+    ingest_reattributed for the touched-day marks.
+    """
+    cursor.execute(
+        """
+        SELECT user_pk, CASE WHEN bool_and(has_older) THEN min(event_time) END
+        FROM (
+            SELECT u.pk AS user_pk, s.event_time, EXISTS (
+                       SELECT 1 FROM ingestion_accountmembership older
+                       WHERE older.user_id = u.pk
+                         AND (older.event_time, older.event_id) < (s.event_time, s.id)
+                   ) AS has_older
+            FROM ingest_stage s
+            JOIN ingest_user u ON u.ext = s.user_ext
+            JOIN ingest_account a ON a.ext = s.group_ext
+            WHERE s.type IN (4, 5)
+        ) memberships
+        GROUP BY user_pk
+        """
+    )
+    # since is NULL when the membership is the user's earliest: all their events may change.
+    changed = cursor.fetchall()
+    if not changed:
+        return
+    attribution = _ATTRIBUTION.format(ctx="NULL", user="e.user_pk", time="e.event_time")
+    # `user_pk = ANY(...)` with the users listed lets each partition use its user index.
+    cursor.execute(
+        f"""
+        WITH changed_users AS (
+            SELECT * FROM unnest(%(users)s::bigint[], %(since)s::timestamptz[])
+                AS c(user_pk, since)
+        ),
+        updated AS (
+            UPDATE ingestion_event e
+            SET account_pk = {attribution}
+            FROM changed_users c
+            WHERE e.user_pk = ANY(%(users)s::bigint[])
+              AND e.user_pk = c.user_pk
+              AND e.event_time >= coalesce(c.since, '-infinity'::timestamptz)
+              AND e.type IN (1, 2, 3) AND e.context_account_pk IS NULL
+              AND e.organization_id = %(org)s
+              AND e.account_pk IS DISTINCT FROM {attribution}
+            RETURNING e.product_id, e.event_time
+        )
+        INSERT INTO ingest_reattributed
+        SELECT DISTINCT product_id, (event_time AT TIME ZONE %(tz)s)::date FROM updated
+        """,
+        {
+            **params,
+            "users": [user_pk for user_pk, _ in changed],
+            "since": [since for _, since in changed],
+        },
+    )
+
+
+# The same rule one event at a time, for re-attribution (a few users' events, each found
+# through the (user, time) index of the memberships).
+_ATTRIBUTION = """
+    COALESCE(
+        {ctx},
+        (SELECT m.account_id FROM ingestion_accountmembership m
+         WHERE m.user_id = {user} AND m.event_time <= {time}
+         ORDER BY m.event_time DESC, m.event_id DESC LIMIT 1),
+        (SELECT m.account_id FROM ingestion_accountmembership m
+         WHERE m.user_id = {user} AND m.event_time > {time}
+         ORDER BY m.event_time ASC, m.event_id ASC LIMIT 1)
+    )
+"""
+
+
+def _touched_days_mark(cursor: Any, *, params: dict[str, Any]) -> None:
+    # DO UPDATE, not DO NOTHING: if a health run is deleting the mark right now, this
+    # waits for it and then writes a fresh mark instead of trusting the dying one.
+    cursor.execute(
+        """
+        INSERT INTO ingestion_touchedday (organization_id, product_id, day)
+        SELECT %(org)s, product_id, day FROM (
+            SELECT %(product)s::bigint AS product_id, (event_time AT TIME ZONE %(tz)s)::date AS day
+            FROM ingest_stage WHERE type IN (1, 2, 3) AND user_ext IS NOT NULL
+            UNION
+            SELECT product_id, day FROM ingest_reattributed
+        ) days
+        ORDER BY product_id, day
+        ON CONFLICT (product_id, day) DO UPDATE SET day = EXCLUDED.day
+        """,
+        params,
+    )
+
+
+def _traits_merge(cursor: Any, *, params: dict[str, Any], types: set[int]) -> None:
+    """Recompute merged traits of the accounts and users this chunk sent traits for."""
+    for subject, table, type_code, names in (
+        ("account", "ingestion_account", 5, "ingest_account"),
+        ("user", "ingestion_enduser", 4, "ingest_user"),
+    ):
+        if type_code not in types:
+            continue
+        name_column = (
+            ", name = left(coalesce(merged.traits->>'name', ''), 512)"
+            if subject == "account"
+            else ""
+        )
+        ext_column = "group_ext" if subject == "account" else "user_ext"
+        cursor.execute(
+            f"""
+            WITH touched AS (
+                SELECT DISTINCT n.pk
+                FROM ingest_stage s JOIN {names} n ON n.ext = s.{ext_column}
+                WHERE s.type = %(type)s AND jsonb_typeof(s.raw->'traits') = 'object'
+            ),
+            latest AS (
+                SELECT DISTINCT ON (t.subject_pk, kv.key) t.subject_pk, kv.key, kv.value
+                FROM ingestion_traitschange t
+                CROSS JOIN LATERAL jsonb_each(t.traits) kv
+                -- an array, so the (subject, subject_pk) index is used whatever the
+                -- statistics say about the stage
+                WHERE t.subject_pk = ANY (ARRAY(SELECT pk FROM touched))
+                  AND t.organization_id = %(org)s AND t.subject = %(subject)s
+                ORDER BY t.subject_pk, kv.key, t.event_time DESC, t.event_id DESC
+            ),
+            merged AS (
+                SELECT subject_pk, jsonb_object_agg(key, value) AS traits
+                FROM latest GROUP BY subject_pk
+            )
+            UPDATE {table} target SET traits = merged.traits{name_column}
+            FROM merged WHERE target.id = merged.subject_pk
+            """,
+            {**params, "type": type_code, "subject": subject},
+        )
