@@ -13,6 +13,7 @@ chunk costs no catalog writes; the HTTP API stores one per request.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -99,10 +100,12 @@ def _stage_setup_sql(id_default: str) -> str:
         ctx_group_ext text, event_kind text, event_name text, warning text, raw jsonb,
         id bigint DEFAULT {id_default}
     ) ON COMMIT DELETE ROWS;
-    CREATE TEMP TABLE IF NOT EXISTS ingest_user (ext text, first_at timestamptz, pk bigint)
-        ON COMMIT DELETE ROWS;
-    CREATE TEMP TABLE IF NOT EXISTS ingest_account (ext text, first_at timestamptz, pk bigint)
-        ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE IF NOT EXISTS ingest_user (
+        ext text, first_at timestamptz, pk bigint, known_first timestamptz
+    ) ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE IF NOT EXISTS ingest_account (
+        ext text, first_at timestamptz, pk bigint, known_first timestamptz
+    ) ON COMMIT DELETE ROWS;
     CREATE TEMP TABLE IF NOT EXISTS ingest_key (kind text, name text, pk int)
         ON COMMIT DELETE ROWS;
     CREATE TEMP TABLE IF NOT EXISTS ingest_reattributed (product_id bigint, day date)
@@ -111,6 +114,17 @@ def _stage_setup_sql(id_default: str) -> str:
 
 
 _TEMP_TABLES = "ingest_stage, ingest_user, ingest_account, ingest_key, ingest_reattributed"
+# Database sessions (psycopg connections) whose temporary tables were committed.
+_sessions_with_temp_tables: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _has_temp_tables() -> bool:
+    return connection.connection in _sessions_with_temp_tables
+
+
+def _note_temp_tables() -> None:
+    if connection.connection is not None:
+        _sessions_with_temp_tables.add(connection.connection)
 
 
 def chunk_store(
@@ -131,9 +145,11 @@ def chunk_store(
         # more than the work of one chunk.
         cursor.execute(
             "SET LOCAL jit = off;"
-            + _stage_setup_sql(_event_id_default(cursor))
+            + ("" if _has_temp_tables() else _stage_setup_sql(_event_id_default(cursor)))
             + (f"TRUNCATE {_TEMP_TABLES};" if nested else "")
         )
+        if not nested:
+            transaction.on_commit(_note_temp_tables)
         cursor.adapters.register_dumper(RawJson, _RawJsonBinaryDumper)
         with cursor.copy(
             f"COPY ingest_stage ({', '.join(_STAGE_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
@@ -185,13 +201,14 @@ def _ledger_insert(cursor: Any, *, params: dict[str, Any]) -> set[int]:
     Atomic under concurrency: the first transaction to commit an id wins, the others wait
     for it and then see the conflict. Usually no id is known yet, so a plain INSERT tries
     first (half the work of ON CONFLICT); when one is, the attempt is rolled back to a
-    savepoint and ON CONFLICT DO NOTHING sorts the chunk out.
+    savepoint and ON CONFLICT DO NOTHING sorts the chunk out. Ids go in sorted, so chunks
+    sharing ids wait for each other in one order, never in a cycle.
     """
     try:
         with transaction.atomic():
             cursor.execute(
                 "INSERT INTO ingestion_seenmessage (organization_id, product_id, message_id)"
-                " SELECT %(org)s, %(product)s, message_id FROM ingest_stage",
+                " SELECT %(org)s, %(product)s, message_id FROM ingest_stage ORDER BY message_id",
                 params,
             )
         return set()
@@ -202,7 +219,7 @@ def _ledger_insert(cursor: Any, *, params: dict[str, Any]) -> set[int]:
         """
         WITH fresh AS (
             INSERT INTO ingestion_seenmessage (organization_id, product_id, message_id)
-            SELECT %(org)s, %(product)s, message_id FROM ingest_stage
+            SELECT %(org)s, %(product)s, message_id FROM ingest_stage ORDER BY message_id
             ON CONFLICT DO NOTHING
             RETURNING message_id
         ),
@@ -219,11 +236,14 @@ def _ledger_insert(cursor: Any, *, params: dict[str, Any]) -> set[int]:
 
 
 def _names_upsert(cursor: Any, *, params: dict[str, Any], types: set[int]) -> None:
-    """Users, accounts and event keys the chunk names: created, first seen moved earlier
-    when the chunk saw them earlier, and their ids noted in ingest_user/account/key.
+    """Users, accounts and event keys the chunk names: their ids noted in
+    ingest_user/account/key, the new ones created, first-seen times moved earlier when
+    the chunk saw a name earlier.
 
-    Inserts take names in sorted order, so two chunks creating the same names lock them in
-    the same order. Existing rows are only locked when their first-seen time moves.
+    Known names are looked up, not upserted: ON CONFLICT would lock every known row until
+    commit and make concurrent chunks naming the same users wait for each other. New
+    names are inserted in sorted order, so two chunks creating the same names lock them
+    in the same order.
     """
     cursor.execute(
         """
@@ -241,43 +261,70 @@ def _names_upsert(cursor: Any, *, params: dict[str, Any], types: set[int]) -> No
         INSERT INTO ingest_key (kind, name)
         SELECT DISTINCT event_kind, event_name FROM ingest_stage WHERE event_kind IS NOT NULL;
         ANALYZE ingest_user, ingest_account, ingest_key;
-
-        INSERT INTO ingestion_enduser (organization_id, external_id, traits, first_seen_at)
-        SELECT %(org)s, ext, '{}'::jsonb, first_at FROM ingest_user ORDER BY ext
-        ON CONFLICT (organization_id, external_id) DO NOTHING;
-        UPDATE ingestion_enduser u SET first_seen_at = n.first_at
-        FROM ingest_user n
-        WHERE u.organization_id = %(org)s AND u.external_id = n.ext
-          AND n.first_at < u.first_seen_at;
-        UPDATE ingest_user n SET pk = u.id
-        FROM ingestion_enduser u
-        WHERE u.organization_id = %(org)s AND u.external_id = n.ext;
-
-        INSERT INTO ingestion_account (organization_id, external_id, name, traits, first_seen_at)
-        SELECT %(org)s, ext, '', '{}'::jsonb, first_at FROM ingest_account ORDER BY ext
-        ON CONFLICT (organization_id, external_id) DO NOTHING;
-        UPDATE ingestion_account a SET first_seen_at = n.first_at
-        FROM ingest_account n
-        WHERE a.organization_id = %(org)s AND a.external_id = n.ext
-          AND n.first_at < a.first_seen_at;
-        UPDATE ingest_account n SET pk = a.id
-        FROM ingestion_account a
-        WHERE a.organization_id = %(org)s AND a.external_id = n.ext;
-        """,
+        """
+        + _NAMES_SQL.format(
+            names="ingest_user",
+            table="ingestion_enduser",
+            columns="organization_id, external_id, traits, first_seen_at",
+            values="%(org)s, ext, '{}'::jsonb, first_at",
+        )
+        + _NAMES_SQL.format(
+            names="ingest_account",
+            table="ingestion_account",
+            columns="organization_id, external_id, name, traits, first_seen_at",
+            values="%(org)s, ext, '', '{}'::jsonb, first_at",
+        ),
         params,
     )
     if types & {1, 2, 3}:
         cursor.execute(
             """
-            INSERT INTO ingestion_eventkey (organization_id, product_id, kind, name)
-            SELECT %(org)s, %(product)s, kind, name FROM ingest_key ORDER BY kind, name
-            ON CONFLICT (product_id, kind, name) DO NOTHING;
             UPDATE ingest_key n SET pk = k.id
             FROM ingestion_eventkey k
             WHERE k.product_id = %(product)s AND k.kind = n.kind AND k.name = n.name;
+            WITH created AS (
+                INSERT INTO ingestion_eventkey (organization_id, product_id, kind, name)
+                SELECT %(org)s, %(product)s, kind, name FROM ingest_key
+                WHERE pk IS NULL ORDER BY kind, name
+                ON CONFLICT (product_id, kind, name) DO NOTHING
+                RETURNING id, kind, name
+            )
+            UPDATE ingest_key n SET pk = c.id
+            FROM created c WHERE n.kind = c.kind AND n.name = c.name;
+            UPDATE ingest_key n SET pk = k.id
+            FROM ingestion_eventkey k
+            WHERE n.pk IS NULL
+              AND k.product_id = %(product)s AND k.kind = n.kind AND k.name = n.name;
             """,
             params,
         )
+
+
+# Users and accounts by external id, organization-wide. `known_first` is the stored
+# first-seen time of a name that existed. The third statement catches names another
+# transaction created meanwhile (the insert waited for it, then skipped them). Arrays
+# keep the lookups on the unique index whatever the statistics say.
+_NAMES_SQL = """
+    UPDATE {names} n SET pk = t.id, known_first = t.first_seen_at
+    FROM {table} t
+    WHERE t.organization_id = %(org)s AND t.external_id = n.ext;
+    WITH created AS (
+        INSERT INTO {table} ({columns})
+        SELECT {values} FROM {names} WHERE pk IS NULL ORDER BY ext
+        ON CONFLICT (organization_id, external_id) DO NOTHING
+        RETURNING id, external_id
+    )
+    UPDATE {names} n SET pk = c.id FROM created c WHERE n.ext = c.external_id;
+    UPDATE {names} n SET pk = t.id, known_first = t.first_seen_at
+    FROM {table} t
+    WHERE n.pk IS NULL AND t.organization_id = %(org)s
+      AND t.external_id = ANY (ARRAY(SELECT ext FROM {names} WHERE pk IS NULL))
+      AND t.external_id = n.ext;
+    UPDATE {table} t SET first_seen_at = n.first_at
+    FROM {names} n
+    WHERE t.id = ANY (ARRAY(SELECT pk FROM {names} WHERE first_at < known_first))
+      AND t.id = n.pk AND n.first_at < t.first_seen_at;
+"""
 
 
 def _memberships_insert(cursor: Any, *, params: dict[str, Any]) -> None:
@@ -484,9 +531,15 @@ def _traits_merge(cursor: Any, *, params: dict[str, Any], types: set[int]) -> No
             merged AS (
                 SELECT subject_pk, jsonb_object_agg(key, value) AS traits
                 FROM latest GROUP BY subject_pk
+            ),
+            -- rows locked in id order: concurrent chunks never wait for each other in a cycle
+            locked AS (
+                SELECT id FROM {table}
+                WHERE id = ANY (ARRAY(SELECT pk FROM touched)) ORDER BY id FOR NO KEY UPDATE
             )
             UPDATE {table} target SET traits = merged.traits{name_column}
-            FROM merged WHERE target.id = merged.subject_pk
+            FROM merged JOIN locked ON locked.id = merged.subject_pk
+            WHERE target.id = merged.subject_pk
             """,
             {**params, "type": type_code, "subject": subject},
         )
