@@ -72,9 +72,8 @@ _STAGE_TYPES = (
     "text",
     "jsonb",
 )
-# Chunks at least this big are analyzed: the planner then sizes the joins right. Smaller
-# ones (an API batch) are read whole by every statement anyway.
-ANALYZE_FROM_ROWS = 5000
+# From this many messages a chunk's names are analyzed (see _names_upsert).
+ANALYZE_FROM_ROWS = 2000
 
 _event_id_sequence: str | None = None
 
@@ -183,7 +182,12 @@ def chunk_store(
         cursor.execute(
             "SELECT vitals_ensure_event_partition(m) FROM unnest(%s::date[]) m", [sorted(months)]
         )
-        _names_upsert(cursor, params=params, types=types)
+        _names_upsert(
+            cursor,
+            params=params,
+            types=types,
+            analyze=len(messages) - len(duplicates) >= ANALYZE_FROM_ROWS,
+        )
         if types & {4, 5}:
             _memberships_insert(cursor, params=params)
         _events_insert(cursor, params=params)
@@ -235,7 +239,7 @@ def _ledger_insert(cursor: Any, *, params: dict[str, Any]) -> set[int]:
     return {row[0] for row in cursor.fetchall()}
 
 
-def _names_upsert(cursor: Any, *, params: dict[str, Any], types: set[int]) -> None:
+def _names_upsert(cursor: Any, *, params: dict[str, Any], types: set[int], analyze: bool) -> None:
     """Users, accounts and event keys the chunk names: their ids noted in
     ingest_user/account/key, the new ones created, first-seen times moved earlier when
     the chunk saw a name earlier.
@@ -260,8 +264,12 @@ def _names_upsert(cursor: Any, *, params: dict[str, Any], types: set[int]) -> No
         GROUP BY ext;
         INSERT INTO ingest_key (kind, name)
         SELECT DISTINCT event_kind, event_name FROM ingest_stage WHERE event_kind IS NOT NULL;
-        ANALYZE ingest_user, ingest_account, ingest_key;
         """
+        + (
+            # Sized right, the planner hashes these small tables to join the stage. An API
+            # batch is too small for the choice to matter, and ANALYZE costs a few ms.
+            "ANALYZE ingest_user, ingest_account, ingest_key;" if analyze else ""
+        )
         + _NAMES_SQL.format(
             names="ingest_user",
             table="ingestion_enduser",

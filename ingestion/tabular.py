@@ -80,13 +80,25 @@ class ConversionError(ValueError):
 
 def is_segment_message(row: dict[str, Any]) -> bool:
     """Already a Segment message: a type, camelCase fields, nested objects."""
-    if not isinstance(row.get("type"), str) or not row["type"]:
+    kind = row.get("type")
+    if not kind or not isinstance(kind, str):
         return False
-    if any(isinstance(row.get(name), str) for name in CONTAINERS):
-        return False
-    return not any(
-        key in _WAREHOUSE_ONLY or "." in key or key.startswith("context_") for key in row
-    )
+    for name in CONTAINERS:
+        if isinstance(row.get(name), str):
+            return False
+    # A file's rows share a handful of key sets: each is judged once.
+    keys = tuple(row)
+    segment_keys = _SEGMENT_KEYS.get(keys)
+    if segment_keys is None:
+        if len(_SEGMENT_KEYS) > 4096:
+            _SEGMENT_KEYS.clear()
+        segment_keys = _SEGMENT_KEYS[keys] = not any(
+            key in _WAREHOUSE_ONLY or "." in key or key.startswith("context_") for key in keys
+        )
+    return segment_keys
+
+
+_SEGMENT_KEYS: dict[tuple[str, ...], bool] = {}
 
 
 def to_segment_message(row: dict[str, Any]) -> dict[str, Any]:
