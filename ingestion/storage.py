@@ -109,10 +109,16 @@ def _stage_setup_sql(id_default: str) -> str:
         ON COMMIT DELETE ROWS;
     CREATE TEMP TABLE IF NOT EXISTS ingest_reattributed (product_id bigint, day date)
         ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE IF NOT EXISTS ingest_identity (
+        type smallint, user_pk bigint, account_pk bigint, event_time timestamptz, id bigint,
+        traits jsonb
+    ) ON COMMIT DELETE ROWS;
     """
 
 
-_TEMP_TABLES = "ingest_stage, ingest_user, ingest_account, ingest_key, ingest_reattributed"
+_TEMP_TABLES = (
+    "ingest_stage, ingest_user, ingest_account, ingest_key, ingest_reattributed, ingest_identity"
+)
 # Database sessions (psycopg connections) whose temporary tables were committed.
 _sessions_with_temp_tables: weakref.WeakSet[Any] = weakref.WeakSet()
 
@@ -337,28 +343,33 @@ _NAMES_SQL = """
 
 def _memberships_insert(cursor: Any, *, params: dict[str, Any]) -> None:
     """`group` calls (and `identify` with traits.accountId) into the membership history;
-    traits of identify and group calls into the traits changes."""
+    traits of identify and group calls into the traits changes.
+
+    The chunk's identify and group calls (a few percent of it) are copied to
+    ingest_identity first, so the statements about them do not each read the stage.
+    """
     cursor.execute(
         """
-        INSERT INTO ingestion_accountmembership
-            (organization_id, product_id, user_id, account_id, event_time, event_id)
-        SELECT %(org)s, %(product)s, u.pk, a.pk, s.event_time, s.id
-        FROM ingest_stage s
-        JOIN ingest_user u ON u.ext = s.user_ext
-        JOIN ingest_account a ON a.ext = s.group_ext
-        WHERE s.type IN (4, 5);
-
-        INSERT INTO ingestion_traitschange
-            (organization_id, subject, subject_pk, event_time, event_id, traits)
-        SELECT %(org)s, CASE WHEN s.type = 5 THEN 'account' ELSE 'user' END,
-               CASE WHEN s.type = 5 THEN a.pk ELSE u.pk END,
-               s.event_time, s.id, s.raw->'traits'
+        INSERT INTO ingest_identity (type, user_pk, account_pk, event_time, id, traits)
+        SELECT s.type, u.pk, a.pk, s.event_time, s.id, s.raw->'traits'
         FROM ingest_stage s
         LEFT JOIN ingest_user u ON u.ext = s.user_ext
         LEFT JOIN ingest_account a ON a.ext = s.group_ext
-        WHERE s.type IN (4, 5) AND jsonb_typeof(s.raw->'traits') = 'object'
-          AND s.raw->'traits' <> '{}'::jsonb
-          AND (CASE WHEN s.type = 5 THEN a.pk ELSE u.pk END) IS NOT NULL;
+        WHERE s.type IN (4, 5);
+
+        INSERT INTO ingestion_accountmembership
+            (organization_id, product_id, user_id, account_id, event_time, event_id)
+        SELECT %(org)s, %(product)s, user_pk, account_pk, event_time, id
+        FROM ingest_identity
+        WHERE user_pk IS NOT NULL AND account_pk IS NOT NULL;
+
+        INSERT INTO ingestion_traitschange
+            (organization_id, subject, subject_pk, event_time, event_id, traits)
+        SELECT %(org)s, CASE WHEN type = 5 THEN 'account' ELSE 'user' END,
+               CASE WHEN type = 5 THEN account_pk ELSE user_pk END, event_time, id, traits
+        FROM ingest_identity
+        WHERE jsonb_typeof(traits) = 'object' AND traits <> '{}'::jsonb
+          AND (CASE WHEN type = 5 THEN account_pk ELSE user_pk END) IS NOT NULL;
         """,
         params,
     )
@@ -423,15 +434,13 @@ def _reattribute(cursor: Any, *, params: dict[str, Any]) -> None:
         """
         SELECT user_pk, CASE WHEN bool_and(has_older) THEN min(event_time) END
         FROM (
-            SELECT u.pk AS user_pk, s.event_time, EXISTS (
+            SELECT i.user_pk, i.event_time, EXISTS (
                        SELECT 1 FROM ingestion_accountmembership older
-                       WHERE older.user_id = u.pk
-                         AND (older.event_time, older.event_id) < (s.event_time, s.id)
+                       WHERE older.user_id = i.user_pk
+                         AND (older.event_time, older.event_id) < (i.event_time, i.id)
                    ) AS has_older
-            FROM ingest_stage s
-            JOIN ingest_user u ON u.ext = s.user_ext
-            JOIN ingest_account a ON a.ext = s.group_ext
-            WHERE s.type IN (4, 5)
+            FROM ingest_identity i
+            WHERE i.user_pk IS NOT NULL AND i.account_pk IS NOT NULL
         ) memberships
         GROUP BY user_pk
         """
@@ -507,9 +516,9 @@ def _touched_days_mark(cursor: Any, *, params: dict[str, Any]) -> None:
 
 def _traits_merge(cursor: Any, *, params: dict[str, Any], types: set[int]) -> None:
     """Recompute merged traits of the accounts and users this chunk sent traits for."""
-    for subject, table, type_code, names in (
-        ("account", "ingestion_account", 5, "ingest_account"),
-        ("user", "ingestion_enduser", 4, "ingest_user"),
+    for subject, table, type_code in (
+        ("account", "ingestion_account", 5),
+        ("user", "ingestion_enduser", 4),
     ):
         if type_code not in types:
             continue
@@ -518,13 +527,13 @@ def _traits_merge(cursor: Any, *, params: dict[str, Any], types: set[int]) -> No
             if subject == "account"
             else ""
         )
-        ext_column = "group_ext" if subject == "account" else "user_ext"
+        pk_column = "account_pk" if subject == "account" else "user_pk"
         cursor.execute(
             f"""
             WITH touched AS (
-                SELECT DISTINCT n.pk
-                FROM ingest_stage s JOIN {names} n ON n.ext = s.{ext_column}
-                WHERE s.type = %(type)s AND jsonb_typeof(s.raw->'traits') = 'object'
+                SELECT DISTINCT {pk_column} AS pk FROM ingest_identity
+                WHERE type = %(type)s AND jsonb_typeof(traits) = 'object'
+                  AND {pk_column} IS NOT NULL
             ),
             latest AS (
                 SELECT DISTINCT ON (t.subject_pk, kv.key) t.subject_pk, kv.key, kv.value
