@@ -161,6 +161,7 @@ def messages_store(
     result = IngestResult(outcomes=list(prepared.outcomes))
     # Inside a caller's transaction an earlier chunk's stage rows may still be there.
     nested = connection.in_atomic_block
+    chunk_duplicates = len(prepared.outcomes) - len(rejected)
     with transaction.atomic():
         duplicates = (
             chunk_store(
@@ -171,6 +172,7 @@ def messages_store(
                 months=prepared.months,
                 types=prepared.types,
                 nested=nested,
+                counter=(received_at.date(), len(rejected), chunk_duplicates),
             )
             if valid
             else set()
@@ -192,7 +194,8 @@ def messages_store(
         result.accepted = len(valid) - len(duplicates)
         result.rejected = len(rejected)
         result.duplicate = len(result.outcomes) - result.accepted - result.rejected
-        _count(product=product, day=received_at.date(), result=result)
+        if not valid:  # else counted by chunk_store, in its statements
+            _count(product=product, day=received_at.date(), result=result)
     return result
 
 

@@ -87,12 +87,23 @@ def _event_id_default(cursor: Any) -> str:
     return "nextval('" + _event_id_sequence.replace("'", "''") + "'::regclass)"
 
 
+# A file chunk's stage (about 8 MB for 20,000 messages) and its small tables stay in
+# memory: with the default 8 MB every statement reading the stage read it back from files.
+# Settable only before a session's first temporary table.
+TEMP_BUFFERS = "48MB"
+
+
 def _stage_setup_sql(id_default: str) -> str:
     # Event ids in arrival order (messages at the same instant are ordered by them): COPY
     # fills the stage in order, each row taking the next value of the events' sequence.
     # ingest_user/account/key hold the chunk's distinct names, their first event time and,
     # once upserted, their ids: the big statements join the stage to these small tables.
     return f"""
+    DO $$ BEGIN
+        PERFORM set_config('temp_buffers', '{TEMP_BUFFERS}', false);
+    EXCEPTION WHEN others THEN
+        NULL;  -- the session has used temporary tables already: keep its setting
+    END $$;
     CREATE TEMP TABLE IF NOT EXISTS ingest_stage (
         seq int, message_id text, type smallint, event_time timestamptz,
         received_at timestamptz, user_ext text, anonymous_id text, group_ext text,
@@ -141,18 +152,30 @@ def chunk_store(
     months: set[date],
     types: set[int],
     nested: bool,
+    counter: tuple[date, int, int],
 ) -> set[int]:
     """Stores the messages not seen before; returns the positions (in `messages`) of the
-    duplicates. `nested`: an outer transaction may hold an earlier chunk's stage rows."""
-    params = {"org": org_id, "product": product_id, "tz": timezone_name}
+    duplicates. `nested`: an outer transaction may hold an earlier chunk's stage rows.
+    `counter`: the receive day, messages rejected and duplicates found in the chunk before
+    storage, counted with the accepted ones and the duplicates found here.
+
+    Round trips are what a small chunk (an API batch) costs, so after the COPY everything
+    is one string of statements; only a chunk holding known ids takes a second one.
+    """
+    params = {
+        "org": org_id,
+        "product": product_id,
+        "tz": timezone_name,
+        "months": sorted(months),
+        "day": counter[0],
+        "rejected": counter[1],
+    }
     with connection.cursor() as cursor:
-        # JIT compiles for the planner's row estimates, about a second per statement, far
-        # more than the work of one chunk.
-        cursor.execute(
-            "SET LOCAL jit = off;"
-            + ("" if _has_temp_tables() else _stage_setup_sql(_event_id_default(cursor)))
-            + (f"TRUNCATE {_TEMP_TABLES};" if nested else "")
-        )
+        if nested or not _has_temp_tables():
+            cursor.execute(
+                _stage_setup_sql(_event_id_default(cursor))
+                + (f"TRUNCATE {_TEMP_TABLES};" if nested else "")
+            )
         if not nested:
             transaction.on_commit(_note_temp_tables)
         cursor.adapters.register_dumper(RawJson, _RawJsonBinaryDumper)
@@ -180,72 +203,96 @@ def chunk_store(
                     )
                 )
 
-        duplicates = _ledger_insert(cursor, params=params)
-        if len(duplicates) == len(messages):
-            return duplicates
-        if duplicates:
-            types = {m.type_code for seq, (_, m) in enumerate(messages) if seq not in duplicates}
+        # Dedup: the (product, messageId) ledger takes the chunk's ids, atomically under
+        # concurrency: the first transaction to commit an id wins, the others wait for it
+        # and then see the conflict. Usually no id is known yet, so a plain INSERT tries
+        # first (half the work of ON CONFLICT) and the rest follows in the same string.
+        # Ids go in sorted, so chunks sharing ids wait for each other in one order, never
+        # in a cycle.
+        fresh = len(messages)
+        try:
+            cursor.execute(
+                "SAVEPOINT ingest_ledger;"
+                " INSERT INTO ingestion_seenmessage (organization_id, product_id, message_id)"
+                " SELECT %(org)s, %(product)s, message_id FROM ingest_stage"
+                " ORDER BY message_id;"
+                " RELEASE SAVEPOINT ingest_ledger;"
+                + _after_dedup_sql(types=types, analyze=fresh >= ANALYZE_FROM_ROWS),
+                {**params, "accepted": fresh, "duplicate": counter[2]},
+            )
+            return set()
+        except IntegrityError as exc:
+            cause = exc.__cause__
+            if not (
+                isinstance(cause, UniqueViolation)
+                and cause.diag.constraint_name == "ingestion_seenmessage_pkey"
+            ):
+                raise
+        # Some ids were known: ON CONFLICT sorts the chunk out, the known ones leave the
+        # stage.
+        cursor.execute("ROLLBACK TO SAVEPOINT ingest_ledger")
         cursor.execute(
-            "SELECT vitals_ensure_event_partition(m) FROM unnest(%s::date[]) m", [sorted(months)]
+            """
+            WITH fresh AS (
+                INSERT INTO ingestion_seenmessage (organization_id, product_id, message_id)
+                SELECT %(org)s, %(product)s, message_id FROM ingest_stage ORDER BY message_id
+                ON CONFLICT DO NOTHING
+                RETURNING message_id
+            ),
+            seen_before AS (
+                DELETE FROM ingest_stage s
+                WHERE NOT EXISTS (SELECT 1 FROM fresh WHERE fresh.message_id = s.message_id)
+                RETURNING s.seq
+            )
+            SELECT seq FROM seen_before
+            """,
+            params,
         )
-        _names_upsert(
-            cursor,
-            params=params,
-            types=types,
-            analyze=len(messages) - len(duplicates) >= ANALYZE_FROM_ROWS,
+        duplicates = {row[0] for row in cursor.fetchall()}
+        fresh -= len(duplicates)
+        counts = {"accepted": fresh, "duplicate": counter[2] + len(duplicates)}
+        if not fresh:
+            cursor.execute(_COUNTER_SQL, {**params, **counts})
+            return duplicates
+        types = {m.type_code for seq, (_, m) in enumerate(messages) if seq not in duplicates}
+        cursor.execute(
+            _after_dedup_sql(types=types, analyze=fresh >= ANALYZE_FROM_ROWS), {**params, **counts}
         )
-        if types & {4, 5}:
-            _memberships_insert(cursor, params=params)
-        _events_insert(cursor, params=params)
-        if types & {4, 5}:
-            _reattribute(cursor, params=params)
-        _touched_days_mark(cursor, params=params)
-        _traits_merge(cursor, params=params, types=types)
     return duplicates
 
 
-def _ledger_insert(cursor: Any, *, params: dict[str, Any]) -> set[int]:
-    """Dedup: the (product, messageId) ledger takes the chunk's ids; returns the stage
-    positions of the messages it already held, which leave the stage.
-
-    Atomic under concurrency: the first transaction to commit an id wins, the others wait
-    for it and then see the conflict. Usually no id is known yet, so a plain INSERT tries
-    first (half the work of ON CONFLICT); when one is, the attempt is rolled back to a
-    savepoint and ON CONFLICT DO NOTHING sorts the chunk out. Ids go in sorted, so chunks
-    sharing ids wait for each other in one order, never in a cycle.
-    """
-    try:
-        with transaction.atomic():
-            cursor.execute(
-                "INSERT INTO ingestion_seenmessage (organization_id, product_id, message_id)"
-                " SELECT %(org)s, %(product)s, message_id FROM ingest_stage ORDER BY message_id",
-                params,
-            )
-        return set()
-    except IntegrityError as exc:
-        if not isinstance(exc.__cause__, UniqueViolation):
-            raise
-    cursor.execute(
-        """
-        WITH fresh AS (
-            INSERT INTO ingestion_seenmessage (organization_id, product_id, message_id)
-            SELECT %(org)s, %(product)s, message_id FROM ingest_stage ORDER BY message_id
-            ON CONFLICT DO NOTHING
-            RETURNING message_id
-        ),
-        seen_before AS (
-            DELETE FROM ingest_stage s
-            WHERE NOT EXISTS (SELECT 1 FROM fresh WHERE fresh.message_id = s.message_id)
-            RETURNING s.seq
+def _after_dedup_sql(*, types: set[int], analyze: bool) -> str:
+    """Every statement after the dedup, in order, as one string."""
+    identities = bool(types & {4, 5})
+    return "".join(
+        (
+            # JIT compiles for the planner's row estimates, about a second per statement,
+            # far more than the work of one chunk.
+            "SET LOCAL jit = off;",
+            "SELECT vitals_ensure_event_partition(m) FROM unnest(%(months)s::date[]) m;",
+            _names_sql(types=types, analyze=analyze),
+            _MEMBERSHIPS_SQL if identities else "",
+            _events_sql(),
+            _REATTRIBUTE_SQL if identities else "",
+            _TOUCHED_DAYS_SQL,
+            _traits_merge_sql(types=types),
+            _COUNTER_SQL,
         )
-        SELECT seq FROM seen_before
-        """,
-        params,
     )
-    return {row[0] for row in cursor.fetchall()}
 
 
-def _names_upsert(cursor: Any, *, params: dict[str, Any], types: set[int], analyze: bool) -> None:
+_COUNTER_SQL = """
+    INSERT INTO ingestion_ingestcounter
+        (organization_id, product_id, day, accepted, rejected, duplicate)
+    VALUES (%(org)s, %(product)s, %(day)s, %(accepted)s, %(rejected)s, %(duplicate)s)
+    ON CONFLICT (product_id, day) DO UPDATE SET
+        accepted = ingestion_ingestcounter.accepted + EXCLUDED.accepted,
+        rejected = ingestion_ingestcounter.rejected + EXCLUDED.rejected,
+        duplicate = ingestion_ingestcounter.duplicate + EXCLUDED.duplicate;
+"""
+
+
+def _names_sql(*, types: set[int], analyze: bool) -> str:
     """Users, accounts and event keys the chunk names: their ids noted in
     ingest_user/account/key, the new ones created, first-seen times moved earlier when
     the chunk saw a name earlier.
@@ -255,7 +302,7 @@ def _names_upsert(cursor: Any, *, params: dict[str, Any], types: set[int], analy
     names are inserted in sorted order, so two chunks creating the same names lock them
     in the same order.
     """
-    cursor.execute(
+    return (
         """
         INSERT INTO ingest_user (ext, first_at)
         SELECT user_ext, min(event_time) FROM ingest_stage
@@ -287,12 +334,12 @@ def _names_upsert(cursor: Any, *, params: dict[str, Any], types: set[int], analy
             table="ingestion_account",
             columns="organization_id, external_id, name, traits, first_seen_at",
             values="%(org)s, ext, '', '{}'::jsonb, first_at",
-        ),
-        params,
+        )
+        + (_KEYS_SQL if types & {1, 2, 3} else "")
     )
-    if types & {1, 2, 3}:
-        cursor.execute(
-            """
+
+
+_KEYS_SQL = """
             UPDATE ingest_key n SET pk = k.id
             FROM ingestion_eventkey k
             WHERE k.product_id = %(product)s AND k.kind = n.kind AND k.name = n.name;
@@ -309,9 +356,7 @@ def _names_upsert(cursor: Any, *, params: dict[str, Any], types: set[int], analy
             FROM ingestion_eventkey k
             WHERE n.pk IS NULL
               AND k.product_id = %(product)s AND k.kind = n.kind AND k.name = n.name;
-            """,
-            params,
-        )
+"""
 
 
 # Users and accounts by external id, organization-wide. `known_first` is the stored
@@ -341,15 +386,11 @@ _NAMES_SQL = """
 """
 
 
-def _memberships_insert(cursor: Any, *, params: dict[str, Any]) -> None:
-    """`group` calls (and `identify` with traits.accountId) into the membership history;
-    traits of identify and group calls into the traits changes.
-
-    The chunk's identify and group calls (a few percent of it) are copied to
-    ingest_identity first, so the statements about them do not each read the stage.
-    """
-    cursor.execute(
-        """
+# `group` calls (and `identify` with traits.accountId) into the membership history;
+# traits of identify and group calls into the traits changes. The chunk's identify and
+# group calls (a few percent of it) are copied to ingest_identity first, so the statements
+# about them do not each read the stage.
+_MEMBERSHIPS_SQL = """
         INSERT INTO ingest_identity (type, user_pk, account_pk, event_time, id, traits)
         SELECT s.type, u.pk, a.pk, s.event_time, s.id, s.raw->'traits'
         FROM ingest_stage s
@@ -370,9 +411,7 @@ def _memberships_insert(cursor: Any, *, params: dict[str, Any]) -> None:
         FROM ingest_identity
         WHERE jsonb_typeof(traits) = 'object' AND traits <> '{}'::jsonb
           AND (CASE WHEN type = 5 THEN account_pk ELSE user_pk END) IS NOT NULL;
-        """,
-        params,
-    )
+"""
 
 
 # SPEC section 3: context.groupId, else the latest membership at or before t, else the
@@ -391,10 +430,9 @@ MEMBERSHIP_SPANS = """
 """
 
 
-def _events_insert(cursor: Any, *, params: dict[str, Any]) -> None:
+def _events_sql() -> str:
     spans = MEMBERSHIP_SPANS.format(users="ARRAY(SELECT pk FROM ingest_user)")
-    cursor.execute(
-        f"""
+    return f"""
         WITH spans AS MATERIALIZED ({spans})
         INSERT INTO ingestion_event (
             id, organization_id, product_id, event_time, received_at, type, message_id,
@@ -416,68 +454,8 @@ def _events_insert(cursor: Any, *, params: dict[str, Any]) -> None:
         LEFT JOIN ingest_key k ON k.kind = s.event_kind AND k.name = s.event_name
         LEFT JOIN spans span
             ON span.user_id = u.pk AND s.type IN (1, 2, 3) AND s.ctx_group_ext IS NULL
-           AND s.event_time >= span.span_from AND s.event_time < span.span_to
-        """,
-        params,
-    )
-
-
-def _reattribute(cursor: Any, *, params: dict[str, Any]) -> None:
-    """A membership that arrives late changes the account of that user's other events.
-
-    Only events from the new membership's time on can change, or all of them when it is
-    the user's earliest (rule 3). Every product of the organization is affected, since
-    memberships are organization-wide. The days of changed events are kept in
-    ingest_reattributed for the touched-day marks.
+           AND s.event_time >= span.span_from AND s.event_time < span.span_to;
     """
-    cursor.execute(
-        """
-        SELECT user_pk, CASE WHEN bool_and(has_older) THEN min(event_time) END
-        FROM (
-            SELECT i.user_pk, i.event_time, EXISTS (
-                       SELECT 1 FROM ingestion_accountmembership older
-                       WHERE older.user_id = i.user_pk
-                         AND (older.event_time, older.event_id) < (i.event_time, i.id)
-                   ) AS has_older
-            FROM ingest_identity i
-            WHERE i.user_pk IS NOT NULL AND i.account_pk IS NOT NULL
-        ) memberships
-        GROUP BY user_pk
-        """
-    )
-    # since is NULL when the membership is the user's earliest: all their events may change.
-    changed = cursor.fetchall()
-    if not changed:
-        return
-    attribution = _ATTRIBUTION.format(ctx="NULL", user="e.user_pk", time="e.event_time")
-    # `user_pk = ANY(...)` with the users listed lets each partition use its user index.
-    cursor.execute(
-        f"""
-        WITH changed_users AS (
-            SELECT * FROM unnest(%(users)s::bigint[], %(since)s::timestamptz[])
-                AS c(user_pk, since)
-        ),
-        updated AS (
-            UPDATE ingestion_event e
-            SET account_pk = {attribution}
-            FROM changed_users c
-            WHERE e.user_pk = ANY(%(users)s::bigint[])
-              AND e.user_pk = c.user_pk
-              AND e.event_time >= coalesce(c.since, '-infinity'::timestamptz)
-              AND e.type IN (1, 2, 3) AND e.context_account_pk IS NULL
-              AND e.organization_id = %(org)s
-              AND e.account_pk IS DISTINCT FROM {attribution}
-            RETURNING e.product_id, e.event_time
-        )
-        INSERT INTO ingest_reattributed
-        SELECT DISTINCT product_id, (event_time AT TIME ZONE %(tz)s)::date FROM updated
-        """,
-        {
-            **params,
-            "users": [user_pk for user_pk, _ in changed],
-            "since": [since for _, since in changed],
-        },
-    )
 
 
 # The same rule one event at a time, for re-attribution (a few users' events, each found
@@ -494,28 +472,61 @@ _ATTRIBUTION = """
     )
 """
 
-
-def _touched_days_mark(cursor: Any, *, params: dict[str, Any]) -> None:
-    # DO UPDATE, not DO NOTHING: if a health run is deleting the mark right now, this
-    # waits for it and then writes a fresh mark instead of trusting the dying one.
-    cursor.execute(
-        """
-        INSERT INTO ingestion_touchedday (organization_id, product_id, day)
-        SELECT %(org)s, product_id, day FROM (
-            SELECT %(product)s::bigint AS product_id, (event_time AT TIME ZONE %(tz)s)::date AS day
-            FROM ingest_stage WHERE type IN (1, 2, 3) AND user_ext IS NOT NULL
-            UNION
-            SELECT product_id, day FROM ingest_reattributed
-        ) days
-        ORDER BY product_id, day
-        ON CONFLICT (product_id, day) DO UPDATE SET day = EXCLUDED.day
-        """,
-        params,
+# A membership that arrives late changes the account of that user's other events. Only
+# events from the new membership's time on can change, or all of them when it is the
+# user's earliest (rule 3; `since` is NULL then). Every product of the organization is
+# affected, since memberships are organization-wide. The days of changed events are kept
+# in ingest_reattributed for the touched-day marks. `user_pk = ANY(...)` lets each
+# partition use its user index.
+_REATTRIBUTE_SQL = """
+    WITH changed_users AS MATERIALIZED (
+        SELECT user_pk, CASE WHEN bool_and(has_older) THEN min(event_time) END AS since
+        FROM (
+            SELECT i.user_pk, i.event_time, EXISTS (
+                       SELECT 1 FROM ingestion_accountmembership older
+                       WHERE older.user_id = i.user_pk
+                         AND (older.event_time, older.event_id) < (i.event_time, i.id)
+                   ) AS has_older
+            FROM ingest_identity i
+            WHERE i.user_pk IS NOT NULL AND i.account_pk IS NOT NULL
+        ) memberships
+        GROUP BY user_pk
+    ),
+    updated AS (
+        UPDATE ingestion_event e
+        SET account_pk = {attribution}
+        FROM changed_users c
+        WHERE e.user_pk = ANY (ARRAY(SELECT user_pk FROM changed_users))
+          AND e.user_pk = c.user_pk
+          AND e.event_time >= coalesce(c.since, '-infinity'::timestamptz)
+          AND e.type IN (1, 2, 3) AND e.context_account_pk IS NULL
+          AND e.organization_id = %(org)s
+          AND e.account_pk IS DISTINCT FROM {attribution}
+        RETURNING e.product_id, e.event_time
     )
+    INSERT INTO ingest_reattributed
+    SELECT DISTINCT product_id, (event_time AT TIME ZONE %(tz)s)::date FROM updated;
+""".format(attribution=_ATTRIBUTION.format(ctx="NULL", user="e.user_pk", time="e.event_time"))
+
+# DO UPDATE, not DO NOTHING: if a health run is deleting the mark right now, this waits
+# for it and then writes a fresh mark instead of trusting the dying one. Days in order, so
+# concurrent chunks lock them in one order.
+_TOUCHED_DAYS_SQL = """
+    INSERT INTO ingestion_touchedday (organization_id, product_id, day)
+    SELECT %(org)s, product_id, day FROM (
+        SELECT %(product)s::bigint AS product_id, (event_time AT TIME ZONE %(tz)s)::date AS day
+        FROM ingest_stage WHERE type IN (1, 2, 3) AND user_ext IS NOT NULL
+        UNION
+        SELECT product_id, day FROM ingest_reattributed
+    ) days
+    ORDER BY product_id, day
+    ON CONFLICT (product_id, day) DO UPDATE SET day = EXCLUDED.day;
+"""
 
 
-def _traits_merge(cursor: Any, *, params: dict[str, Any], types: set[int]) -> None:
+def _traits_merge_sql(*, types: set[int]) -> str:
     """Recompute merged traits of the accounts and users this chunk sent traits for."""
+    statements = []
     for subject, table, type_code in (
         ("account", "ingestion_account", 5),
         ("user", "ingestion_enduser", 4),
@@ -528,11 +539,11 @@ def _traits_merge(cursor: Any, *, params: dict[str, Any], types: set[int]) -> No
             else ""
         )
         pk_column = "account_pk" if subject == "account" else "user_pk"
-        cursor.execute(
+        statements.append(
             f"""
             WITH touched AS (
                 SELECT DISTINCT {pk_column} AS pk FROM ingest_identity
-                WHERE type = %(type)s AND jsonb_typeof(traits) = 'object'
+                WHERE type = {type_code} AND jsonb_typeof(traits) = 'object'
                   AND {pk_column} IS NOT NULL
             ),
             latest AS (
@@ -542,7 +553,7 @@ def _traits_merge(cursor: Any, *, params: dict[str, Any], types: set[int]) -> No
                 -- an array, so the (subject, subject_pk) index is used whatever the
                 -- statistics say about the stage
                 WHERE t.subject_pk = ANY (ARRAY(SELECT pk FROM touched))
-                  AND t.organization_id = %(org)s AND t.subject = %(subject)s
+                  AND t.organization_id = %(org)s AND t.subject = '{subject}'
                 ORDER BY t.subject_pk, kv.key, t.event_time DESC, t.event_id DESC
             ),
             merged AS (
@@ -556,7 +567,7 @@ def _traits_merge(cursor: Any, *, params: dict[str, Any], types: set[int]) -> No
             )
             UPDATE {table} target SET traits = merged.traits{name_column}
             FROM merged JOIN locked ON locked.id = merged.subject_pk
-            WHERE target.id = merged.subject_pk
-            """,
-            {**params, "type": type_code, "subject": subject},
+            WHERE target.id = merged.subject_pk;
+            """
         )
+    return "".join(statements)
