@@ -93,7 +93,7 @@ class PreparedChunk:
     valid: list[tuple[int, NormalizedMessage]] = field(default_factory=list)
     rejected: list[tuple[int, str, str]] = field(default_factory=list)
     outcomes: list[MessageOutcome] = field(default_factory=list)
-    months: set[date] = field(default_factory=set)  # of the valid messages' event times, UTC
+    months: set[tuple[int, int]] = field(default_factory=set)  # (year, month) of event times, UTC
     types: set[int] = field(default_factory=set)
 
 
@@ -127,8 +127,8 @@ def messages_prepare(
             continue
         seen_in_chunk.add(message.message_id)
         valid.append((item.index, message))
-        month = message.event_time.replace(day=1).date()
-        months.add(month)
+        event_time = message.event_time
+        months.add((event_time.year, event_time.month))
         types.add(message.type_code)
     return prepared
 
@@ -169,7 +169,7 @@ def messages_store(
                 product_id=product.pk,
                 timezone_name=product.organization.timezone,
                 messages=valid,
-                months=prepared.months,
+                months={date(year, month, 1) for year, month in prepared.months},
                 types=prepared.types,
                 nested=nested,
                 counter=(received_at.date(), len(rejected), chunk_duplicates),
@@ -185,12 +185,14 @@ def messages_store(
             rows=rejected,
         )
         outcomes = result.outcomes
+        in_order = not outcomes  # valid messages come in index order
         for seq, (index, message) in enumerate(valid):
             if seq in duplicates:
                 outcomes.append(MessageOutcome(index, "duplicate"))
             else:
-                outcomes.append(MessageOutcome(index, "accepted", warning=message.warning))
-        outcomes.sort(key=_outcome_index)
+                outcomes.append(MessageOutcome(index, "accepted", None, message.warning))
+        if not in_order:
+            outcomes.sort(key=_outcome_index)
         result.accepted = len(valid) - len(duplicates)
         result.rejected = len(rejected)
         result.duplicate = len(result.outcomes) - result.accepted - result.rejected
