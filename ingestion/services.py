@@ -1,7 +1,8 @@
 """The one ingestion path: the HTTP API and file imports both end in `messages_ingest`.
 
 Python validates each message (it has to parse it anyway); everything after that is
-set-based SQL over a COPY-filled staging table, in one transaction per chunk:
+set-based SQL over a COPY-filled staging table (`ingestion/storage.py`), in one
+transaction per chunk:
 dedup against the (product, messageId) ledger, upsert users/accounts/event keys, record
 memberships and traits, insert events with their account attributed (SPEC section 3),
 re-attribute older events a new `group` call changes, mark touched days, count.

@@ -72,7 +72,7 @@ _STAGE_TYPES = (
     "text",
     "jsonb",
 )
-# From this many messages a chunk's names are analyzed (see _names_upsert).
+# From this many messages a chunk's names are analyzed (see _names_sql).
 ANALYZE_FROM_ROWS = 2000
 
 _event_id_sequence: str | None = None
