@@ -159,6 +159,7 @@ def file_ingest(
         else:
             end = path.stat().st_size
             items = jsonl_items(handle)
+
         def prepared_chunks() -> Iterator[tuple[PreparedChunk, int]]:
             for chunk in _chunks(items, chunk_size):
                 prepared = messages_prepare(
