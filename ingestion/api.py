@@ -108,7 +108,8 @@ def _batch_items(body: dict[str, Any]) -> list[RawItem]:
     items = []
     for index, message in enumerate(batch):
         if isinstance(message, dict):
-            message = _without_write_key(message)
+            if "writeKey" in message:  # else the parsed message itself is ours to change
+                message = _without_write_key(message)
             own_context = message.get("context")
             if context and own_context is None:
                 message["context"] = dict(context)

@@ -33,13 +33,18 @@ class RawJson(bytes):
 
 
 class _RawJsonBinaryDumper(Dumper):
+    """Registered for the jsonb oid, so the stage COPY (typed with `set_types`) passes
+    each message's bytes through it as they are."""
+
     format = pq.Format.BINARY
     oid = JSONB_OID
 
     def dump(self, obj: bytes) -> bytes:
         # jsonb's binary format is a version byte then the text. PostgreSQL text cannot
         # hold NUL, so the \u0000 escapes are dropped (the message is otherwise as sent).
-        return b"\x01" + obj.replace(b"\\u0000", b"")
+        if b"\\u0000" in obj:
+            obj = obj.replace(b"\\u0000", b"")
+        return b"\x01" + obj
 
 
 _STAGE_COLUMNS = (
@@ -199,7 +204,7 @@ def chunk_store(
                         m.event_kind,
                         m.event_name,
                         m.warning,
-                        RawJson(m.raw),
+                        m.raw,
                     )
                 )
 
@@ -342,7 +347,9 @@ def _names_sql(*, types: set[int], analyze: bool) -> str:
 _KEYS_SQL = """
             UPDATE ingest_key n SET pk = k.id
             FROM ingestion_eventkey k
-            WHERE k.product_id = %(product)s AND k.kind = n.kind AND k.name = n.name;
+            WHERE k.product_id = %(product)s
+              AND k.name = ANY (ARRAY(SELECT name FROM ingest_key))
+              AND k.kind = n.kind AND k.name = n.name;
             WITH created AS (
                 INSERT INTO ingestion_eventkey (organization_id, product_id, kind, name)
                 SELECT %(org)s, %(product)s, kind, name FROM ingest_key
@@ -362,11 +369,15 @@ _KEYS_SQL = """
 # Users and accounts by external id, organization-wide. `known_first` is the stored
 # first-seen time of a name that existed. The third statement catches names another
 # transaction created meanwhile (the insert waited for it, then skipped them). Arrays
-# keep the lookups on the unique index whatever the statistics say.
+# keep the lookups on the unique (organization, external id) index whatever the
+# statistics say: stale ones (taken while the organization was empty) otherwise pick the
+# organization-only index and read every user of the organization per name.
 _NAMES_SQL = """
     UPDATE {names} n SET pk = t.id, known_first = t.first_seen_at
     FROM {table} t
-    WHERE t.organization_id = %(org)s AND t.external_id = n.ext;
+    WHERE t.organization_id = %(org)s
+      AND t.external_id = ANY (ARRAY(SELECT ext FROM {names}))
+      AND t.external_id = n.ext;
     WITH created AS (
         INSERT INTO {table} ({columns})
         SELECT {values} FROM {names} WHERE pk IS NULL ORDER BY ext
