@@ -9,13 +9,23 @@ docs/file-import.md has the column mapping.
 from __future__ import annotations
 
 import itertools
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
 from django.utils import timezone
 
-from ingestion.services import SOURCE_FILE, IngestResult, RawItem, decode_lines, messages_ingest
+from ingestion.services import (
+    SOURCE_FILE,
+    IngestResult,
+    PreparedChunk,
+    RawItem,
+    decode_lines,
+    messages_prepare,
+    messages_store,
+)
 from ingestion.tabular import (
     ConversionError,
     csv_items,
@@ -26,7 +36,9 @@ from ingestion.tabular import (
 )
 from vitals.tenancy.models import Product
 
-DEFAULT_CHUNK = 20000  # messages per transaction: fewer statements per message
+# Messages per transaction: big enough that the per-chunk statements cost little per
+# message, small enough that the stage stays in PostgreSQL's temporary buffers.
+DEFAULT_CHUNK = 20000
 FORMATS = ("jsonl", "csv", "parquet")
 _EXTENSIONS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
@@ -77,6 +89,49 @@ def _parquet_rows(handle: IO[bytes]) -> int:
         raise FileFormatError(f"not a Parquet file: {exc}") from exc
 
 
+def read_ahead[T](items: Iterator[T], *, depth: int = 2) -> Iterator[T]:
+    """`items`, produced by a thread up to `depth` ahead of the consumer.
+
+    File imports parse and validate the next chunk (Python) while the database stores the
+    current one: the thread runs whenever the main one waits for PostgreSQL.
+    """
+    slots: queue.Queue[tuple[bool, object]] = queue.Queue(maxsize=depth)
+    stopped = threading.Event()
+
+    def put(entry: tuple[bool, object]) -> bool:
+        while not stopped.is_set():
+            try:
+                slots.put(entry, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((True, item)):
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            put((False, exc))
+            return
+        put((False, None))
+
+    thread = threading.Thread(target=produce, name="ingest-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            more, value = slots.get()
+            if not more:
+                if value is not None:
+                    raise value  # type: ignore[misc]
+                return
+            yield value  # type: ignore[misc]
+    finally:
+        stopped.set()
+        thread.join()
+
+
 def file_ingest(
     *,
     product: Product,
@@ -104,19 +159,19 @@ def file_ingest(
         else:
             end = path.stat().st_size
             items = jsonl_items(handle)
-        done = 0
-        for chunk in _chunks(items, chunk_size):
-            result = messages_ingest(
-                product=product,
-                items=chunk,
-                received_at=received_at,
-                source=SOURCE_FILE,
-                keep_own_received_at=True,
-            )
-            total.merge(result)
-            if on_progress is not None:
+
+        def prepared_chunks() -> Iterator[tuple[PreparedChunk, int]]:
+            for chunk in _chunks(items, chunk_size):
+                prepared = messages_prepare(
+                    chunk, received_at=received_at, keep_own_received_at=True
+                )
                 # Bytes read so far (pandas reads ahead, so CSV is approximate) or rows.
-                now = min(end, chunk[-1].index if fmt == "parquet" else handle.tell())
+                yield prepared, min(end, chunk[-1].index if fmt == "parquet" else handle.tell())
+
+        done = 0
+        for prepared, now in read_ahead(prepared_chunks()):
+            total.merge(messages_store(product=product, prepared=prepared, source=SOURCE_FILE))
+            if on_progress is not None:
                 on_progress(now - done)
                 done = now
         if on_progress is not None and done < end:

@@ -19,6 +19,9 @@ from vitals.tenancy.selectors import product_in_scope
 
 
 class Command(BaseCommand):
+    # The system checks import every URLconf and view: a second of start-up, for nothing
+    # this command uses (`manage.py check` runs them).
+    requires_system_checks: list[str] = []
     help = (
         "Ingest a file of Segment messages into a product: JSONL, CSV or Parquet,"
         " Segment-shaped or a warehouse export (see docs/file-import.md)."

@@ -7,6 +7,7 @@ Everything goes through `messages_ingest`, the path real traffic takes, then
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -17,14 +18,22 @@ from django.utils import timezone
 from health.catalog import config_import
 from health.services import health_compute
 from ingestion.demo_data import MOBILE_KEY, ORG_SLUG, WEB_KEY, catalog_config, demo_messages
-from ingestion.services import SOURCE_FILE, IngestResult, RawItem, messages_ingest
+from ingestion.file_import import read_ahead
+from ingestion.services import (
+    SOURCE_FILE,
+    IngestResult,
+    PreparedChunk,
+    RawItem,
+    messages_prepare,
+    messages_store,
+)
 from vitals.tenancy.models import Organization, Product
 from vitals.tenancy.scope import tenant_scope
 from vitals.tenancy.services import membership_set, user_get_or_create
 
 DEMO_PASSWORD = "vitals-demo"
 LOGINS = (("admin@demo.test", "admin"), ("member@demo.test", "member"))
-CHUNK = 5000
+CHUNK = 20000
 # Tables a fresh database has no planner statistics for yet. Autovacuum analyzes them
 # eventually, but a seed fills them within seconds: without statistics the planner takes
 # them for a few rows and picks nested loops that turn a 2 s statement into minutes.
@@ -37,7 +46,7 @@ INGEST_TABLES = (
     "ingestion_eventkey",
     "ingestion_traitschange",
 )
-ANALYZE_AFTER_CHUNKS = {1, 4, 16, 64, 256}  # statistics stay within 4x of the truth
+ANALYZE_AFTER_CHUNKS = {1, 3, 9, 27}  # statistics stay within 3x of the truth
 
 
 def _analyze(tables: tuple[str, ...]) -> None:
@@ -50,10 +59,10 @@ class Command(BaseCommand):
     help = "Create the demo organization with logins, a feature catalog and generated events."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        # Sized so `make demo` serves within its budget: about 150,000 events in well under
-        # a minute. `--accounts 500 --days 120` makes about a million (benchmarks).
-        parser.add_argument("--accounts", type=int, default=120)
-        parser.add_argument("--days", type=int, default=90)
+        # About 500 accounts, 8,000 users and a million events over 120 days: `make demo`
+        # serves within three minutes of a fresh clone (docs/benchmarks.md).
+        parser.add_argument("--accounts", type=int, default=500)
+        parser.add_argument("--days", type=int, default=120)
         parser.add_argument("--users-per-account-max", type=int, default=400)
         parser.add_argument("--seed", type=int, default=42)
         parser.add_argument("--org-slug", default=ORG_SLUG)
@@ -98,26 +107,6 @@ class Command(BaseCommand):
     ) -> IngestResult:
         totals = IngestResult()
         received_at = timezone.now()
-        buffers: dict[str, list[RawItem]] = {key: [] for key in products}
-        flushed = [0]
-
-        def flush(key: str) -> None:
-            with tenant_scope(organization, products[key]):
-                result = messages_ingest(
-                    product=products[key],
-                    items=buffers[key],
-                    received_at=received_at,
-                    source=SOURCE_FILE,
-                )
-            # Keep the counts only: outcomes of a million messages are not worth the memory.
-            totals.accepted += result.accepted
-            totals.duplicate += result.duplicate
-            totals.rejected += result.rejected
-            buffers[key] = []
-            flushed[0] += 1
-            if flushed[0] in ANALYZE_AFTER_CHUNKS:
-                _analyze(INGEST_TABLES)
-
         messages = demo_messages(
             accounts=options["accounts"],
             days=options["days"],
@@ -125,13 +114,32 @@ class Command(BaseCommand):
             seed=options["seed"],
             now=received_at,
         )
-        for index, (key, message) in enumerate(messages):
-            buffers[key].append(RawItem(index=index, message=message))
-            if len(buffers[key]) >= CHUNK:
-                flush(key)
-        for key, buffer in buffers.items():
-            if buffer:
-                flush(key)
+
+        def prepared_chunks() -> Iterator[tuple[str, PreparedChunk]]:
+            # Generating and validating (Python) run in a thread while the database stores
+            # the previous chunk.
+            buffers: dict[str, list[RawItem]] = {key: [] for key in products}
+            for index, (key, message) in enumerate(messages):
+                buffer = buffers[key]
+                buffer.append(RawItem(index=index, message=message))
+                if len(buffer) >= CHUNK:
+                    yield key, messages_prepare(buffer, received_at=received_at)
+                    buffers[key] = []
+            for key, buffer in buffers.items():
+                if buffer:
+                    yield key, messages_prepare(buffer, received_at=received_at)
+
+        for flushed, (key, prepared) in enumerate(read_ahead(prepared_chunks()), start=1):
+            with tenant_scope(organization, products[key]):
+                result = messages_store(
+                    product=products[key], prepared=prepared, source=SOURCE_FILE
+                )
+            # Keep the counts only: outcomes of a million messages are not worth the memory.
+            totals.accepted += result.accepted
+            totals.duplicate += result.duplicate
+            totals.rejected += result.rejected
+            if flushed in ANALYZE_AFTER_CHUNKS:
+                _analyze(INGEST_TABLES)
         return totals
 
     def _print_logins(self) -> None:
