@@ -8,7 +8,8 @@ changes re-attributed, touched days marked, traits merged. The caller owns the
 transaction.
 
 The temporary tables live as long as the database session (ON COMMIT DELETE ROWS), so a
-chunk costs no catalog writes; the HTTP API stores one per request.
+chunk costs no catalog writes; the HTTP API stores one per request. Each chunk creates them
+if missing (a transaction-mode pooler may hand it another server session).
 """
 
 from __future__ import annotations
@@ -104,11 +105,6 @@ def _stage_setup_sql(id_default: str) -> str:
     # ingest_user/account/key hold the chunk's distinct names, their first event time and,
     # once upserted, their ids: the big statements join the stage to these small tables.
     return f"""
-    DO $$ BEGIN
-        PERFORM set_config('temp_buffers', '{TEMP_BUFFERS}', false);
-    EXCEPTION WHEN others THEN
-        NULL;  -- the session has used temporary tables already: keep its setting
-    END $$;
     CREATE TEMP TABLE IF NOT EXISTS ingest_stage (
         seq int, message_id text, type smallint, event_time timestamptz,
         received_at timestamptz, user_ext text, anonymous_id text, group_ext text,
@@ -132,10 +128,19 @@ def _stage_setup_sql(id_default: str) -> str:
     """
 
 
+_TEMP_BUFFERS_SQL = f"""
+    DO $$ BEGIN
+        PERFORM set_config('temp_buffers', '{TEMP_BUFFERS}', false);
+    EXCEPTION WHEN others THEN
+        NULL;  -- the session has used temporary tables already: keep its setting
+    END $$;
+"""
+
 _TEMP_TABLES = (
     "ingest_stage, ingest_user, ingest_account, ingest_key, ingest_reattributed, ingest_identity"
 )
-# Database sessions (psycopg connections) whose temporary tables were committed.
+# Database sessions (psycopg connections) that have set temp_buffers (possible only before
+# their first temporary table).
 _sessions_with_temp_tables: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
@@ -176,11 +181,14 @@ def chunk_store(
         "rejected": counter[1],
     }
     with connection.cursor() as cursor:
-        if nested or not _has_temp_tables():
-            cursor.execute(
-                _stage_setup_sql(_event_id_default(cursor))
-                + (f"TRUNCATE {_TEMP_TABLES};" if nested else "")
-            )
+        # The tables are created if missing before every chunk, not once per connection:
+        # behind a transaction-mode pooler the next transaction may run on another
+        # server session. IF NOT EXISTS costs a catalog lookup, no catalog write.
+        cursor.execute(
+            ("" if _has_temp_tables() else _TEMP_BUFFERS_SQL)
+            + _stage_setup_sql(_event_id_default(cursor))
+            + (f"TRUNCATE {_TEMP_TABLES};" if nested else "")
+        )
         if not nested:
             transaction.on_commit(_note_temp_tables)
         cursor.adapters.register_dumper(RawJson, _RawJsonBinaryDumper)
