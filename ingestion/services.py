@@ -9,6 +9,7 @@ re-attribute older events a new `group` call changes, mark touched days, count.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -17,7 +18,7 @@ from typing import Any
 import orjson
 from django.db import connection, transaction
 
-from ingestion.normalize import NormalizedMessage, Rejected, normalize
+from ingestion.normalize import NormalizedMessage, NotANumber, Rejected, normalize
 from vitals.tenancy.models import Product, WriteKey
 
 SOURCE_API = "api"
@@ -194,7 +195,22 @@ def messages_store(
 def _payload_text(item: RawItem) -> str:
     if item.raw is not None:
         return item.raw.decode("utf-8", errors="replace")
-    return orjson.dumps(item.message).decode()
+    try:
+        return orjson.dumps(item.message).decode()
+    except orjson.JSONEncodeError:
+        pass
+    # What orjson cannot write (see normalize.json_dumps), the stdlib can, mostly: lone
+    # surrogates escaped, NaN as NaN; past its recursion limit the payload is not kept.
+    try:
+        return json.dumps(item.message, default=_number_of)
+    except (RecursionError, ValueError, TypeError) as exc:
+        return f"(payload not kept: {exc})"
+
+
+def _number_of(value: Any) -> float:
+    if isinstance(value, NotANumber):
+        return float(value.text)
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def _quarantine(
@@ -307,7 +323,7 @@ def _store(*, product: Product, messages: list[tuple[int, NormalizedMessage]]) -
                         m.event_kind,
                         m.event_name,
                         m.warning,
-                        m.raw.decode("utf-8").replace("\\u0000", ""),
+                        m.raw.decode("utf-8"),  # normalize took the NUL escapes out
                     )
                 )
 
