@@ -17,6 +17,8 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ingestion.models import RejectedMessage
 from ingestion.normalize import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, MAX_NESTING
@@ -488,3 +490,48 @@ def test_it_stores_large_but_finite_numbers(client, auth):
     stored = _stored_raw(message["messageId"])[0]
     assert float(stored["properties"]["big"]) == 1.7976931348623157e308  # jsonb: numeric
     assert stored["context"]["huge_int"] == pytest.approx(1.2345678901234568e29)
+
+
+# --- fuzz: what orjson refuses but the stdlib writes ------------------------------
+
+odd_text = st.text(
+    alphabet=st.characters(codec=None, categories=["Cs", "Lu", "Nd", "Cc"]), max_size=6
+)
+odd_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | odd_text,
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(odd_text, children, max_size=3)
+    ),
+    max_leaves=8,
+)
+odd_messages = st.fixed_dictionaries(
+    {"type": st.sampled_from(["track", "page", "identify", "group"])},
+    optional={
+        key: odd_values
+        for key in ("userId", "messageId", "event", "groupId", "properties", "context")
+    },
+)
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_it_never_fails_on_nan_infinity_huge_integers_or_lone_surrogates(client, auth, endpoint):
+    @settings(
+        max_examples=30,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(messages=st.lists(odd_messages, min_size=1, max_size=4))
+    def run(messages: list[dict]) -> None:
+        body = {"batch": messages} if endpoint in ("batch", "b") else messages[0]
+        data = json.dumps(body).encode()  # NaN, Infinity, \udxxx escapes, any integer
+        response = _post(client, f"/v1/{endpoint}", data, auth)
+        assert response.status_code < 500, response.content
+        payload = response.json()
+        if response.status_code != 200:
+            assert payload["message"]
+            return
+        assert len(payload["results"]) == len(body.get("batch", [body]))
+        for result in payload["results"]:
+            assert result["status"] != "rejected" or result["reason"]
+
+    run()
