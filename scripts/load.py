@@ -20,7 +20,8 @@ The explorer's p95 is reported against its 150 ms target but does not fail the r
 Settings (environment): LOAD_DURATION (s, default 300), LOAD_RATE (events/s, default
 DEFAULT_RATE), LOAD_BATCH (500), LOAD_INGEST_USERS (4), LOAD_EXPLORER_USERS (2),
 LOAD_EXPLORER_RATE (pages/s per explorer user, 1), LOAD_MAX_RSS_GROWTH (0.20),
-LOAD_DATABASE_URL (instead of `<name>_load`), LOAD_KEEP_DATABASE.
+LOAD_DATABASE_URL (instead of `<name>_load`), LOAD_KEEP_DATABASE, LOAD_GUNICORN_ARGS (added
+to gunicorn's, e.g. "--threads 4", to try other settings than production's).
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ DEFAULT_RATE = 3000  # events/s: sustained on the 2-core CI machine (docs/benchm
 EXPLORER_P95_TARGET_MS = 150
 MIN_RATE_SHARE = 0.95
 RSS_SAMPLE_SECONDS = 2.0
+BASELINE_SECONDS = 20  # the explorer alone first: its p95 without ingestion, same machine
 SETUP_SECONDS = 600  # migrate, collectstatic, seed_demo on a fresh database
 ORG_SLUG, PRODUCT_KEY = "load", "app"
 
@@ -218,9 +220,17 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def run_locust(
-    settings: Settings, *, base_url: str, write_key: str, log_dir: Path
+    settings: Settings,
+    *,
+    base_url: str,
+    write_key: str,
+    log_dir: Path,
+    name: str,
+    seconds: int,
+    explorer_only: bool = False,
 ) -> tuple[dict, str]:
-    summary_path = log_dir / "summary.json"
+    """One headless locust run; `explorer_only` runs the ExplorerUsers alone."""
+    summary_path = log_dir / f"{name}.json"
     env = {
         **os.environ,
         "LOAD_RATE": str(settings.rate),
@@ -229,18 +239,19 @@ def run_locust(
         "LOAD_EXPLORER_USERS": str(settings.explorer_users),
         "LOAD_WRITE_KEY": write_key,
         "LOAD_SUMMARY": str(summary_path),
-        "LOAD_RUN_ID": str(int(time.time())),
+        "LOAD_RUN_ID": f"{name}-{int(time.time())}",
     }
-    users = settings.ingest_users + settings.explorer_users
+    users = settings.explorer_users + (0 if explorer_only else settings.ingest_users)
     command = [
         PYTHON, "-m", "locust",
         "-f", str(BASE_DIR / "scripts" / "load_locustfile.py"),
         "--headless", "--host", base_url,
         "--users", str(users), "--spawn-rate", str(users),
-        "--run-time", f"{settings.duration}s",
+        "--run-time", f"{seconds}s",
         "--stop-timeout", "60",  # users finish the request in flight: counts stay exact
-        "--csv", str(log_dir / "locust"),
+        "--csv", str(log_dir / name),
         "--only-summary", "--loglevel", "WARNING",
+        *(["ExplorerUser"] if explorer_only else []),
     ]  # fmt: skip
     done = subprocess.run(
         command,
@@ -249,7 +260,7 @@ def run_locust(
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
-        timeout=settings.duration + 180,
+        timeout=seconds + 180,
     )
     if not summary_path.exists():
         raise SmokeError(f"locust exited {done.returncode} without a summary\n{done.stderr}")
@@ -260,6 +271,7 @@ def report(
     settings: Settings,
     *,
     summary: dict,
+    baseline: dict,
     stored: tuple[int, int],
     sampler: RssSampler,
     load_seconds: float,
@@ -324,6 +336,14 @@ def report(
         f"< {EXPLORER_P95_TARGET_MS} ms (reported)",
         None if p95 >= EXPLORER_P95_TARGET_MS else True,
     )
+    idle = baseline["explorer_ms"]
+    line(
+        "explorer p95, no ingestion",
+        f"{percentile(idle, 0.95):.0f} ms (p50 {percentile(idle, 0.50):.0f} ms, "
+        f"{len(idle)} requests, {BASELINE_SECONDS} s before the load)",
+        "-",
+        None,
+    )
     line("batch p95", f"{batch_p95:.0f} ms ({summary['batches']} batches)", "-", None)
     return failed
 
@@ -345,7 +365,7 @@ def main() -> int:
     env["DATABASE_URL"] = url
     # One key sends the whole load: its per-minute limit must not be what is measured.
     env["INGEST_RATE_LIMIT_PER_MINUTE"] = str(int(max(60_000, settings.rate * 60 * 2)))
-    deadline = Deadline(SETUP_SECONDS + settings.duration + 300)
+    deadline = Deadline(SETUP_SECONDS + BASELINE_SECONDS + settings.duration + 300)
     services: list[Service] = []
     failed = ["setup"]
     with tempfile.TemporaryDirectory(prefix="vitals-load-") as tmp:
@@ -358,18 +378,34 @@ def main() -> int:
             base_url = f"http://127.0.0.1:{port}"
             gunicorn = f"-m gunicorn vitals.wsgi:application -b 127.0.0.1:{port} -w 2".split()
             gunicorn += "--timeout 30 --graceful-timeout 5".split()
+            gunicorn += os.environ.get("LOAD_GUNICORN_ARGS", "").split()  # experiments
             web = start("gunicorn", gunicorn, env=env, log_dir=log_dir)
             services.append(web)
             wait_for_http(f"{base_url}/healthz", web, deadline=deadline, cap=60)
+            print(f"load: {BASELINE_SECONDS}s of explorer alone on {base_url} ...", flush=True)
+            baseline, _ = run_locust(
+                settings,
+                base_url=base_url,
+                write_key=write_key,
+                log_dir=log_dir,
+                name="baseline",
+                seconds=BASELINE_SECONDS,
+                explorer_only=True,
+            )
+            print(f"load: {settings.duration}s of load ...", flush=True)
             sampler = RssSampler(web.process.pid)
             sampler.start()
             loads = [os.getloadavg()]
             middle = threading.Timer(settings.duration / 2, lambda: loads.append(os.getloadavg()))
             middle.start()
-            print(f"load: {settings.duration}s of load on {base_url} ...", flush=True)
             started = time.monotonic()
             summary, locust_output = run_locust(
-                settings, base_url=base_url, write_key=write_key, log_dir=log_dir
+                settings,
+                base_url=base_url,
+                write_key=write_key,
+                log_dir=log_dir,
+                name="load",
+                seconds=settings.duration,
             )
             load_seconds = summary["seconds"] or time.monotonic() - started
             loads.append(os.getloadavg())
@@ -380,6 +416,7 @@ def main() -> int:
             failed = report(
                 settings,
                 summary=summary,
+                baseline=baseline,
                 stored=stored_counts(url),
                 sampler=sampler,
                 load_seconds=load_seconds,
