@@ -371,12 +371,16 @@ def _store(*, product: Product, messages: list[tuple[int, NormalizedMessage]]) -
 
 
 def _upsert_people(cursor: Any, *, org_id: int, product_id: int, types: set[int]) -> None:
-    """Users, accounts and event keys named by the chunk, then their ids on the stage."""
+    """Users, accounts and event keys named by the chunk, then their ids on the stage.
+
+    Each upsert locks its rows (ON CONFLICT DO UPDATE locks even the rows it leaves alone)
+    in ORDER BY order: concurrent chunks naming the same users or accounts then wait for
+    each other instead of deadlocking, as they did in hash order (`make load`)."""
     cursor.execute(
         """
         INSERT INTO ingestion_enduser (organization_id, external_id, traits, first_seen_at)
         SELECT %s, user_ext, '{}'::jsonb, min(event_time)
-        FROM ingest_stage WHERE user_ext IS NOT NULL GROUP BY user_ext
+        FROM ingest_stage WHERE user_ext IS NOT NULL GROUP BY user_ext ORDER BY user_ext
         ON CONFLICT (organization_id, external_id) DO UPDATE
             SET first_seen_at = EXCLUDED.first_seen_at
             WHERE EXCLUDED.first_seen_at < ingestion_enduser.first_seen_at
@@ -393,7 +397,7 @@ def _upsert_people(cursor: Any, *, org_id: int, product_id: int, types: set[int]
             SELECT ctx_group_ext, event_time FROM ingest_stage
             WHERE ctx_group_ext IS NOT NULL AND type IN (1, 2, 3)
         ) named
-        GROUP BY ext
+        GROUP BY ext ORDER BY ext
         ON CONFLICT (organization_id, external_id) DO UPDATE
             SET first_seen_at = EXCLUDED.first_seen_at
             WHERE EXCLUDED.first_seen_at < ingestion_account.first_seen_at
@@ -405,7 +409,7 @@ def _upsert_people(cursor: Any, *, org_id: int, product_id: int, types: set[int]
             """
             INSERT INTO ingestion_eventkey (organization_id, product_id, kind, name)
             SELECT DISTINCT %s, %s, event_kind, event_name
-            FROM ingest_stage WHERE event_kind IS NOT NULL
+            FROM ingest_stage WHERE event_kind IS NOT NULL ORDER BY event_kind, event_name
             ON CONFLICT (product_id, kind, name) DO NOTHING
             """,
             [org_id, product_id],
@@ -569,6 +573,7 @@ def _mark_touched_days(cursor: Any, *, org_id: int, product_id: int, tz: str) ->
             UNION
             SELECT product_id, day FROM ingest_reattributed
         ) days
+        ORDER BY product_id, day
         ON CONFLICT (product_id, day) DO UPDATE SET day = EXCLUDED.day
         """,
         [org_id, product_id, tz],
