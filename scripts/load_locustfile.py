@@ -57,11 +57,18 @@ state: dict[str, Any] = {
     "duplicate": 0,
     "rejected": 0,
     "errors": [],
+    # [first messageId, last messageId] of each batch sent but never answered: a user
+    # stopped at the end of the run mid-request. Stored wholly or not at all (load.py).
+    "unanswered": [],
     "accepted_per_bucket": {},
     "batch_ms": [],
     "explorer_ms": [],
     "explorer_requests": 0,
 }
+
+
+def _message_id(sequence: int) -> str:
+    return f"load-{RUN_ID}-{sequence:010d}"  # zero-padded: ranges compare as text
 
 
 def _message(rng: random.Random, now: datetime) -> dict[str, Any]:
@@ -70,7 +77,7 @@ def _message(rng: random.Random, now: datetime) -> dict[str, Any]:
     at = now - timedelta(seconds=rng.uniform(0, 600))
     message: dict[str, Any] = {
         "userId": f"user-{user:06d}",
-        "messageId": f"load-{RUN_ID}-{state['sequence']:010d}",
+        "messageId": _message_id(state["sequence"]),
         "timestamp": at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "context": {"library": {"name": "analytics-python", "version": "2.3.1"}},
     }
@@ -126,6 +133,8 @@ class IngestUser(PacedUser):
     def post_batch(self) -> None:
         now = datetime.now(UTC)
         body = orjson.dumps({"batch": [_message(self.rng, now) for _ in range(BATCH)]})
+        pending = [_message_id(state["sequence"] - BATCH + 1), _message_id(state["sequence"])]
+        state["unanswered"].append(pending)
         state["batches"] += 1
         state["messages_sent"] += BATCH
         started = time.perf_counter()
@@ -137,6 +146,7 @@ class IngestUser(PacedUser):
             timeout=REQUEST_TIMEOUT,
             catch_response=True,
         ) as response:
+            state["unanswered"].remove(pending)  # an answer, whatever it says
             state["batch_ms"].append((time.perf_counter() - started) * 1000)
             if response.status_code != 200:
                 _error(response, f"HTTP {response.status_code}: {response.text[:200]}")
