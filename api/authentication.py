@@ -46,17 +46,22 @@ def api_token_lookup(*, raw_token: str) -> ApiToken | None:
     """The live token with this secret, when its user is active and still a member."""
     # Tokens are read before any scope exists: the token is what decides the scope.
     token = (
-        ApiToken.dangerously_unscoped.select_related("user", "organization")
+        ApiToken.dangerously_unscoped.rls_bypass("API token lookup")
+        .select_related("user", "organization")
         .filter(token_hash=hash_api_token(raw_token), revoked_at__isnull=True)
         .first()
     )
     if token is None or not token.user.is_active:
         return None
-    if not Membership.dangerously_unscoped.filter(
-        organization_id=token.organization_id, user_id=token.user_id
-    ).exists():
+    if not (
+        Membership.dangerously_unscoped.rls_bypass("API token lookup")
+        .filter(organization_id=token.organization_id, user_id=token.user_id)
+        .exists()
+    ):
         return None
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
-        ApiToken.dangerously_unscoped.filter(pk=token.pk).update(last_used_at=now)
+        ApiToken.dangerously_unscoped.rls_bypass("API token lookup").filter(pk=token.pk).update(
+            last_used_at=now
+        )
     return token

@@ -33,6 +33,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.synthetic import PAGE_PATHS, ROOT, TRACK_EVENTS, django_setup
+from vitals.tenancy.rls import owner_session
 
 FILE_ORG, HTTP_ORG, PRODUCT_KEY = "benchi", "benchh", "app"
 TYPE_CODES = {"track": 1, "page": 2, "identify": 4, "group": 5}
@@ -86,6 +87,8 @@ def jsonl_write(messages: list[dict[str, Any]], path: Path) -> None:
             handle.write(orjson.dumps(message) + b"\n")
 
 
+# Setup, not measured: runs as the owner, outside row-level security (docs/security.md).
+@owner_session()
 def copy_rate(messages: list[dict[str, Any]]) -> float:
     """Events per second of COPYing the rows into a bare table like ingestion_event."""
     from django.db import connection, transaction
@@ -133,6 +136,8 @@ def copy_rate(messages: list[dict[str, Any]]) -> float:
     return len(rows) / seconds
 
 
+# Setup, not measured: runs as the owner, outside row-level security (docs/security.md).
+@owner_session()
 def organization_reset(slug: str) -> Any:
     """An organization with product "app" and no data: created, or emptied."""
     from django.db import connection, transaction
@@ -158,6 +163,8 @@ def organization_reset(slug: str) -> Any:
     return product.first() or product_create(organization=organization, key=PRODUCT_KEY, name="App")
 
 
+# Setup, not measured: runs as the owner, outside row-level security (docs/security.md).
+@owner_session()
 def stored_count(product: Any) -> int:
     from django.db import connection
 

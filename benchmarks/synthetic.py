@@ -106,6 +106,14 @@ def _log(message: str, started: float) -> None:
 
 def dataset_ensure(*, events: int = EVENTS, rebuild: bool = False) -> Dataset:
     """The bench organization with `events` events, built now unless already there."""
+    from vitals.tenancy.rls import owner_session
+
+    # Setup, not measured: as the owner, outside row-level security (docs/security.md).
+    with owner_session():
+        return _dataset_ensure(events=events, rebuild=rebuild)
+
+
+def _dataset_ensure(*, events: int, rebuild: bool) -> Dataset:
     from vitals.tenancy.models import Organization, Product
 
     organization = Organization.objects.filter(slug=ORG_SLUG).first()

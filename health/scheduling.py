@@ -1,8 +1,8 @@
 """When each product's nightly health run is due, and recovering runs that got lost.
 
 Both are cross-tenant jobs (beat calls them for every organization), so they read through
-the explicit `dangerously_unscoped` managers and hand each run to the queue by id; the
-task enters the run's tenant scope.
+the explicit `dangerously_unscoped` managers inside a row-level security bypass and hand
+each run to the queue by id; the task enters the run's tenant scope.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from health.services import (
     health_run_send_on_commit,
 )
 from vitals.tenancy.models import Product
+from vitals.tenancy.scope import rls_bypass
 
 # A few minutes' grace after local midnight for the day's last events to arrive.
 DAY_CLOSES_AT = time(0, 5)
@@ -48,6 +49,7 @@ def health_as_of_due(*, timezone_name: str, now: datetime) -> date | None:
     return local.date() - timedelta(days=1)
 
 
+@rls_bypass("health scheduler: the due runs of every product")
 @transaction.atomic
 def health_runs_due(*, now: datetime | None = None) -> list[HealthRun]:
     """Queue the run of local yesterday for every product that has none yet.
@@ -87,6 +89,7 @@ def health_runs_due(*, now: datetime | None = None) -> list[HealthRun]:
     ]
 
 
+@rls_bypass("health scheduler: lost runs of every product")
 @transaction.atomic
 def health_runs_sweep(*, now: datetime | None = None) -> list[HealthRun]:
     """Recover runs a worker or the queue lost; returns the runs (re)sent to the queue.

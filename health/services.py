@@ -14,6 +14,7 @@ from django.utils import timezone
 from health.engine import health_compute_sql
 from health.models import HealthRun
 from vitals.tenancy.models import Product
+from vitals.tenancy.scope import tenant_scope
 
 # Namespaces the advisory lock: (this, product id) is the lock of one product's runs.
 _LOCK_NAMESPACE = 7_310_002
@@ -38,6 +39,7 @@ def health_compute(
     run.status, run.started_at, run.error = HealthRun.Status.RUNNING, timezone.now(), ""
     run.save(update_fields=["status", "started_at", "error"])
     try:
+        event_ranges_summarize()
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute(
@@ -61,6 +63,15 @@ def health_compute(
     return run
 
 
+def event_ranges_summarize() -> int:
+    """Summarize the event partitions' new BRIN ranges, so the run reads only the days it
+    needs (health migration 0011). In its own short transaction: the summary takes a
+    self-conflicting lock on each partition that the runs of other products also want."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT vitals_summarize_event_ranges()")
+        return cursor.fetchone()[0]
+
+
 # A health run is tried this many times for one product and as-of day; after that its
 # failures stay visible instead of being retried every few minutes.
 MAX_ATTEMPTS = 3
@@ -75,7 +86,7 @@ def health_recompute_enqueue(
     run is reused when it is full or a full run was not asked for. The task is sent once
     the row is committed, so the worker always finds it.
     """
-    with transaction.atomic():
+    with transaction.atomic(), tenant_scope(product.organization):
         # Serializes enqueues of one product, so two triggers cannot both miss the other's
         # row. NO KEY UPDATE does not block ingestion's foreign-key checks on the product.
         list(

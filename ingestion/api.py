@@ -169,15 +169,16 @@ def _ingest(
                 WWW_Authenticate='Basic realm="vitals"',
             )
         now = timezone.now()
-        retry_after = rate_limit_consume(write_key=write_key, messages=len(items), now=now)
-        if retry_after:
-            return _error(
-                429, "rate_limited", "write key is over its rate limit",
-                Retry_After=str(retry_after),
-            )
         product = write_key.product
         product.organization = write_key.organization  # already loaded; saves a query
+        # The key decides the scope; the rate limit stamps the key's last use in it.
         with tenant_scope(write_key.organization, product):
+            retry_after = rate_limit_consume(write_key=write_key, messages=len(items), now=now)
+            if retry_after:
+                return _error(
+                    429, "rate_limited", "write key is over its rate limit",
+                    Retry_After=str(retry_after),
+                )
             result = messages_ingest(
                 product=product, items=items, received_at=now, source=SOURCE_API,
                 write_key=write_key,

@@ -223,24 +223,26 @@ def _quarantine(
 ) -> None:
     if not rows:
         return
+    # INSERT, not COPY: COPY FROM is refused on a table with row-level security.
     with connection.cursor() as cursor:
-        with cursor.copy(
-            "COPY ingestion_rejectedmessage (organization_id, product_id, write_key_id,"
-            " received_at, source, line_number, reason, payload) FROM STDIN"
-        ) as copy:
-            for index, reason, payload in rows:
-                copy.write_row(
-                    (
-                        product.organization_id,
-                        product.pk,
-                        write_key.pk if write_key else None,
-                        received_at,
-                        source,
-                        index if source == "file" else None,
-                        reason[:500],
-                        payload.replace("\x00", ""),
-                    )
+        cursor.executemany(
+            "INSERT INTO ingestion_rejectedmessage (organization_id, product_id, write_key_id,"
+            " received_at, source, line_number, reason, payload)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                (
+                    product.organization_id,
+                    product.pk,
+                    write_key.pk if write_key else None,
+                    received_at,
+                    source,
+                    index if source == "file" else None,
+                    reason[:500],
+                    payload.replace("\x00", ""),
                 )
+                for index, reason, payload in rows
+            ],
+        )
 
 
 def _count(*, product: Product, day: date, result: IngestResult) -> None:

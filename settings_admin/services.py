@@ -24,6 +24,7 @@ from health.services import health_recompute_enqueue
 from settings_admin.models import AuditEntry
 from vitals.tenancy.models import Organization, Product
 from vitals.tenancy.scope import tenant_scope
+from vitals.tenancy.selectors import product_in_scope
 
 
 class AdminError(ValueError):
@@ -44,15 +45,16 @@ def audit_record(
     after: Any = None,
     product: Product | None = None,
 ) -> AuditEntry:
-    return AuditEntry.dangerously_unscoped.create(
-        organization=organization,
-        product=product,
-        user=user,
-        action=action,
-        target=target[:500],
-        before=before,
-        after=after,
-    )
+    with tenant_scope(organization):
+        return AuditEntry.objects.create(
+            organization=organization,
+            product=product,
+            user=user,
+            action=action,
+            target=target[:500],
+            before=before,
+            after=after,
+        )
 
 
 # --- health settings ----------------------------------------------------------------------
@@ -190,11 +192,8 @@ def _configured_product(data: Any) -> Product | None:
         org_slug, product_key = data["organization"]["slug"], data["product"]["key"]
     except (KeyError, TypeError):
         return None  # config_import says what is missing
-    return (
-        Product.dangerously_unscoped.select_related("organization")
-        .filter(organization__slug=org_slug, key=product_key)
-        .first()
-    )
+    organization = Organization.objects.filter(slug=org_slug).first()
+    return organization and product_in_scope(organization=organization, key=product_key)
 
 
 def _config_body(config: dict[str, Any]) -> dict[str, Any]:

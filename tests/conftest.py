@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from vitals.tenancy.models import Organization, Product
-from vitals.tenancy.scope import tenant_scope
+from vitals.tenancy.scope import _rls_bypass, rls_bypass, tenant_scope
 from vitals.tenancy.services import (
     membership_set,
     organization_create,
@@ -30,6 +30,48 @@ def eager_tasks():
         yield
     finally:
         app.conf.update(previous)
+
+
+@pytest.fixture(autouse=True)
+def rls_operator(request, monkeypatch):
+    """A test's own setup and assertions read and write across organizations, like an
+    operator: they run in a row-level security bypass. Everything the application does
+    still runs under it as in production: requests (the middleware ends the bypass),
+    management commands and Celery tasks (ended here), tenant scopes (which end it).
+    Tests marked `rls_enforced` get no bypass at all."""
+    if request.node.get_closest_marker("rls_enforced"):
+        yield
+        return
+    from celery.signals import task_postrun, task_prerun
+    from django.core.management.base import BaseCommand
+
+    execute = BaseCommand.execute
+
+    def command_without_bypass(self, *args, **options):
+        token = _rls_bypass.set(None)
+        try:
+            return execute(self, *args, **options)
+        finally:
+            _rls_bypass.reset(token)
+
+    tokens = {}
+
+    def task_starts(task_id, **kwargs):
+        tokens[task_id] = _rls_bypass.set(None)
+
+    def task_ends(task_id, **kwargs):
+        if task_id in tokens:
+            _rls_bypass.reset(tokens.pop(task_id))
+
+    monkeypatch.setattr(BaseCommand, "execute", command_without_bypass)
+    task_prerun.connect(task_starts, weak=False)
+    task_postrun.connect(task_ends, weak=False)
+    try:
+        with rls_bypass("test setup and assertions"):
+            yield
+    finally:
+        task_prerun.disconnect(task_starts)
+        task_postrun.disconnect(task_ends)
 
 
 @pytest.fixture(autouse=True)

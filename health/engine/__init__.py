@@ -20,7 +20,7 @@ from health.catalog import health_settings_for
 from health.engine import daily
 from health.engine.evaluate import account_health_write, portfolio_write
 from health.engine.maps import core_map_for, rollup_signature
-from health.engine.state import MAX_ADVANCE_DAYS, state_advance, state_rebuild
+from health.engine.state import MAX_ADVANCE_DAYS, risk_refresh, state_advance, state_rebuild
 from health.engine.windows import W_DAYS, Windows
 from health.models import Feature, Module, RollupState
 from vitals.tenancy.models import Product
@@ -60,7 +60,16 @@ def health_compute_sql(*, product: Product, as_of: date, full: bool) -> int:
         or built_catalog != catalog
     )
     if rebuild:
-        daily.rebuild_all(product=product, windows=windows, core=core)
+        # A catalog or core-item change recomputed for the day of the last run, with no
+        # late events pending, keeps the sessions: they are the same events' (the settings
+        # page's recompute, which should be visible within a minute).
+        keep_sessions = (
+            not full
+            and not touched
+            and state.state_as_of is not None
+            and state.sessions_cutoff == windows.cutoff
+        )
+        daily.rebuild_all(product=product, windows=windows, core=core, keep_sessions=keep_sessions)
         state.keys_from = windows.w_start
         state.usage_features, state.usage_modules = catalog_positions(product=product)
         _analyze(_REBUILT_TABLES[:2])
@@ -84,7 +93,7 @@ def health_compute_sql(*, product: Product, as_of: date, full: bool) -> int:
             sessions_cutoff=state.sessions_cutoff,
         )
         previous = state.state_as_of
-        if built_risk != risk or as_of < previous or (as_of - previous).days > MAX_ADVANCE_DAYS:
+        if as_of < previous or (as_of - previous).days > MAX_ADVANCE_DAYS:
             state_rebuild(
                 product=product, windows=windows, settings=settings, core=core, usage=usage(state)
             )
@@ -98,6 +107,9 @@ def health_compute_sql(*, product: Product, as_of: date, full: bool) -> int:
                 changes=changes,
                 usage=usage(state),
             )
+            if built_risk != risk:
+                # a new CFU lower limit: only the at-risk flags and their sums move
+                risk_refresh(product=product, windows=windows, settings=settings, core=core)
     state.sessions_cutoff = windows.cutoff
     state.state_as_of = as_of
     state.state_signature = signature
@@ -128,5 +140,6 @@ def catalog_positions(*, product: Product) -> tuple[list[str], list[str]]:
 
 
 def _analyze(tables: tuple[str, ...]) -> None:
+    # ANALYZE needs the tables' owner: a SECURITY DEFINER function (tenancy migration 0002).
     with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {', '.join(tables)}")
+        cursor.execute("SELECT vitals_analyze(%s)", [list(tables)])

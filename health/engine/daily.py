@@ -171,27 +171,31 @@ def _params(product: Product, windows: Windows, core: CoreMap) -> dict[str, Any]
 def _ensure_bucket_statistics(cursor: Any) -> None:
     """The full pass aggregates in parallel only when the planner knows the buckets are
     ~7x fewer than the events; the statistics object (ingestion migration 0006) lives on
-    the partitioned parent, which autovacuum never analyzes."""
-    cursor.execute(
-        """
-        SELECT count(*) FROM pg_statistic_ext s
-        JOIN pg_statistic_ext_data d ON d.stxoid = s.oid
-        WHERE s.stxname = 'ingestion_event_user_bucket'
-        """
-    )
-    if cursor.fetchone()[0] == 0:
-        cursor.execute("ANALYZE ingestion_event")
+    the partitioned parent, which autovacuum never analyzes. Both the check and ANALYZE
+    need the owner: SECURITY DEFINER functions (tenancy migration 0002)."""
+    cursor.execute("SELECT vitals_event_statistics_ready()")
+    if not cursor.fetchone()[0]:
+        cursor.execute("SELECT vitals_analyze(ARRAY['ingestion_event'])")
 
 
-def rebuild_all(*, product: Product, windows: Windows, core: CoreMap) -> None:
-    """Sessions and daily rows from every event before the end of D (compute --full)."""
+def rebuild_all(
+    *, product: Product, windows: Windows, core: CoreMap, keep_sessions: bool = False
+) -> None:
+    """Sessions and daily rows from every event before the end of D (compute --full).
+
+    `keep_sessions`: the stored sessions are those of these events (the catalog or the
+    core items changed, nothing else): only the daily rows, whose core-item masks depend
+    on the catalog, are rebuilt; sessions know nothing of features.
+    """
     params = _params(product, windows, core)
     with connection.cursor() as cursor:
         _ensure_bucket_statistics(cursor)
-        cursor.execute("DELETE FROM health_session WHERE product_id = %(product)s", params)
+        if not keep_sessions:
+            cursor.execute("DELETE FROM health_session WHERE product_id = %(product)s", params)
         cursor.execute("DELETE FROM health_user_day WHERE product_id = %(product)s", params)
         cursor.execute(_BUCKETS_SQL.format(table="l1_bucket", join="", where=""), params)
-        cursor.execute(_SESSIONS_SQL.format(table="l1_bucket"), params)
+        if not keep_sessions:
+            cursor.execute(_SESSIONS_SQL.format(table="l1_bucket"), params)
         cursor.execute(
             _USER_DAY_SQL.format(table="l1_bucket", bucket_days="", session_days="", key_days=""),
             {

@@ -2,18 +2,22 @@
 
 Two chunks that both missed a month's partition raced: the second waited on the advisory
 lock, then re-checked `to_regclass` against a catalog cache that had not seen the first
-one's commit (an advisory lock does not make a backend read invalidations), and failed
-with "relation ... already exists" (tests/ingestion/test_concurrent_ingest.py). Locking
-ingestion_event in SHARE UPDATE EXCLUSIVE mode, which conflicts with itself but not with
-readers and writers, and which ATTACH PARTITION takes anyway, serializes the creators and
-refreshes the catalog cache before the re-check.
+one's commit (taking an advisory lock does not make a backend read invalidations), and
+failed with "relation ... already exists", a 500 on the API
+(tests/ingestion/test_concurrent_ingest.py). Locking ingestion_event in SHARE UPDATE
+EXCLUSIVE mode, which conflicts with itself but not with readers and writers, and which
+ATTACH PARTITION takes anyway, serializes the creators and refreshes the catalog cache
+before the re-check. Otherwise the function is the one of tenancy 0002 (row-level
+security): owner's rights, the tenant policy on each new partition.
 """
 
 from django.db import migrations
 
-SQL = """
+APP_ROLE = "vitals_app"  # as in tenancy 0002
+
+SQL = f"""
 CREATE OR REPLACE FUNCTION vitals_ensure_event_partition(month_start date) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
     first_day date;
     partition_name text;
@@ -35,6 +39,7 @@ BEGIN
                     first_day::timestamp AT TIME ZONE 'UTC',
                     (first_day + interval '1 month')::timestamp AT TIME ZONE 'UTC'
                 );
+                PERFORM vitals_rls_protect(partition_name::regclass);
                 EXECUTE format(
                     'ALTER TABLE ingestion_event ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)',
                     partition_name,
@@ -46,10 +51,15 @@ BEGIN
     END LOOP;
 END;
 $$;
+REVOKE ALL ON FUNCTION vitals_ensure_event_partition(date) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION vitals_ensure_event_partition(date) TO {APP_ROLE};
 """
 
 
 class Migration(migrations.Migration):
-    dependencies = [("ingestion", "0006_event_time_brin")]
+    dependencies = [
+        ("ingestion", "0006_event_time_brin"),
+        ("tenancy", "0002_row_level_security"),
+    ]
 
     operations = [migrations.RunSQL(SQL, migrations.RunSQL.noop)]

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -165,3 +165,48 @@ def ingest_late_group(tmp_path: Path, *, message_id: str) -> str:
     }
     late.write_text(json.dumps(message) + "\n")
     return ingest_file(late, "basic", "app")
+
+
+def rollup_tables(product_id: int, as_of: date) -> dict[str, list]:
+    """Every row the engine keeps for the product, comparable across runs (float sums
+    rounded: a different order of addition may move the last bits). Daily rows up to D
+    (a run for an older day leaves later rows for the run that reaches them), per-key
+    counts in W: the only rows and days anything reads for D."""
+    w_start = as_of - timedelta(days=29)
+    queries = {
+        "user_day": "SELECT day, account_pk, user_pk, events, core_lo, core_hi, core_events,"
+        " first_at, last_at, with_context_group, visits, session_seconds,"
+        f" CASE WHEN day >= '{w_start}' THEN key_ids END,"
+        f" CASE WHEN day >= '{w_start}' THEN key_events END"
+        " FROM health_user_day WHERE product_id = %s"
+        f" AND day <= '{as_of}' ORDER BY day, account_pk, user_pk",
+        "session": "SELECT user_pk, account_pk, day, started_at, ended_at, events"
+        " FROM health_session WHERE product_id = %s ORDER BY user_pk, started_at",
+        "pair": "SELECT * FROM health_pair_state WHERE product_id = %s"
+        " ORDER BY account_pk, user_pk",
+        "account_day": "SELECT day, account_pk, dau, wau, visits, seconds"
+        " FROM health_account_day WHERE product_id = %s ORDER BY day, account_pk",
+        # usage days before W may linger in the incremental state: they mean "not in W"
+        "account": "SELECT account_pk, mau_w, mau_p, items_w, items_p, history_w, history_p,"
+        " risk_w, risk_p, users_lifetime, dau_w, dau_p, wau_w, wau_p, visits_w, visits_p,"
+        " seconds_w, seconds_p, visits_lifetime, first_at, last_at,"
+        f" ARRAY(SELECT CASE WHEN u >= '{w_start}' THEN u END FROM unnest(feature_last) u),"
+        f" ARRAY(SELECT CASE WHEN u >= '{w_start}' THEN u END FROM unnest(module_last) u)"
+        " FROM health_account_state WHERE product_id = %s ORDER BY account_pk",
+    }
+    tables = {}
+    with connection.cursor() as cursor:
+        for name, sql in queries.items():
+            cursor.execute(sql, [product_id])
+            tables[name] = [tuple(_comparable(value) for value in row) for row in cursor.fetchall()]
+    return tables
+
+
+def _comparable(value: object) -> object:
+    if isinstance(value, float):
+        return round(value, 6)
+    if isinstance(value, list):  # usage arrays: no entry and none in W are alike
+        while value and value[-1] is None:
+            value = value[:-1]
+        return tuple(value)
+    return value

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import pytest
+from django.db import connection
 
 from tests.health.helpers import (
     basic_computed,
@@ -14,6 +16,7 @@ from tests.health.helpers import (
     health_snapshot,
     ingest_file,
     ingest_late_group,
+    rollup_tables,
 )
 from vitals.tenancy.models import Product
 
@@ -101,9 +104,27 @@ def test_it_gives_the_same_rows_as_a_full_rebuild_after_a_settings_change(change
 
     product = basic_computed(AS_OF)
     before = health_snapshot(product.pk, AS_OF)
+    sessions_before = session_ids(product.pk)
     HealthSettings.dangerously_unscoped.filter(product=product).update(**change)
     compute("basic", "app", AS_OF)
-    after = health_snapshot(product.pk, AS_OF)
+    after = health_snapshot(product.pk, AS_OF), rollup_tables(product.pk, as_of(AS_OF))
+    # Sessions know nothing of settings: every recompute for the same day keeps them.
+    assert session_ids(product.pk) == sessions_before
     compute("basic", "app", AS_OF, full=True)
-    assert after == health_snapshot(product.pk, AS_OF)
-    assert after != before, "the change should move some numbers"
+    assert after == (health_snapshot(product.pk, AS_OF), rollup_tables(product.pk, as_of(AS_OF)))
+    assert after[0] != before, "the change should move some numbers"
+
+
+def session_ids(product_id: int) -> list[str]:
+    """The stored session rows' versions: the writing transaction and place of each."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT xmin::text || ctid::text FROM health_session WHERE product_id = %s"
+            " ORDER BY ctid",
+            [product_id],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def as_of(day: str) -> date:
+    return date.fromisoformat(day)

@@ -12,7 +12,7 @@ from typing import Any
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 
-from vitals.tenancy.scope import TenantScope, _current_scope
+from vitals.tenancy.scope import TenantScope, _current_scope, _rls_bypass
 from vitals.tenancy.selectors import membership_for, product_in_scope
 
 
@@ -25,9 +25,11 @@ class TenantMiddleware:
         request.product = None  # type: ignore[attr-defined]
         request.membership = None  # type: ignore[attr-defined]
         token = _current_scope.set(None)
+        bypass_token = _rls_bypass.set(None)
         try:
             return self.get_response(request)
         finally:
+            _rls_bypass.reset(bypass_token)
             _current_scope.reset(token)
 
     def process_view(

@@ -28,17 +28,43 @@ class TenantScope:
 
 
 _current_scope: ContextVar[TenantScope | None] = ContextVar("vitals_tenant_scope", default=None)
+# The reason of the row-level security bypass in force, if any (vitals/tenancy/rls.py).
+_rls_bypass: ContextVar[str | None] = ContextVar("vitals_rls_bypass", default=None)
 
 
 @contextlib.contextmanager
 def tenant_scope(organization: Organization, product: Product | None = None) -> Iterator[None]:
+    """Work for one organization: the managers filter to it and so does PostgreSQL's
+    row-level security. Entering a tenant scope ends any bypass for its duration."""
     if product is not None and product.organization_id != organization.pk:
         raise TenantScopeError("product does not belong to the organization in scope")
     token = _current_scope.set(TenantScope(organization=organization, product=product))
+    bypass_token = _rls_bypass.set(None)
     try:
         yield
     finally:
+        _rls_bypass.reset(bypass_token)
         _current_scope.reset(token)
+
+
+@contextlib.contextmanager
+def rls_bypass(reason: str) -> Iterator[None]:
+    """The explicit, rare way past row-level security, for reads and writes that cannot
+    know one organization: the membership check before a scope exists, write-key and API
+    token lookups, the scheduler's sweep over every product, operator commands. Statements
+    in it run as the owner role (SET LOCAL ROLE, per transaction). Grep for `rls_bypass(`
+    to list them all; docs/security.md does."""
+    if not reason:
+        raise ValueError("an RLS bypass needs a reason")
+    token = _rls_bypass.set(reason)
+    try:
+        yield
+    finally:
+        _rls_bypass.reset(token)
+
+
+def current_rls_bypass() -> str | None:
+    return _rls_bypass.get()
 
 
 def current_scope() -> TenantScope | None:

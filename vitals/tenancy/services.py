@@ -15,6 +15,7 @@ from vitals.tenancy.models import (
     WriteKey,
     hash_write_key,
 )
+from vitals.tenancy.scope import tenant_scope
 
 
 @transaction.atomic
@@ -28,8 +29,9 @@ def organization_create(*, slug: str, name: str, timezone_name: str = "UTC") -> 
 @transaction.atomic
 def product_create(*, organization: Organization, key: str, name: str) -> Product:
     product = Product(organization=organization, key=key, name=name)
-    product.full_clean()
-    product.save()
+    with tenant_scope(organization):
+        product.full_clean()
+        product.save()
     return product
 
 
@@ -53,9 +55,10 @@ def membership_set(
 ) -> Membership:
     if role not in Role.values:
         raise ValueError(f"role must be one of {Role.values}, got {role!r}")
-    membership, _ = Membership.dangerously_unscoped.update_or_create(
-        organization=organization, user=user, defaults={"role": role}
-    )
+    with tenant_scope(organization):
+        membership, _ = Membership.objects.update_or_create(
+            organization=organization, user=user, defaults={"role": role}
+        )
     return membership
 
 
@@ -63,17 +66,19 @@ def membership_set(
 def write_key_create(*, product: Product, label: str = "") -> tuple[WriteKey, str]:
     """Returns the stored key and the raw secret, which is never stored and shown once."""
     raw_key = WriteKey.generate_raw_key()
-    write_key = WriteKey.dangerously_unscoped.create(
-        organization_id=product.organization_id,
-        product=product,
-        prefix=raw_key[:10],
-        key_hash=hash_write_key(raw_key),
-        label=label,
-    )
+    with tenant_scope(product.organization):
+        write_key = WriteKey.objects.create(
+            organization_id=product.organization_id,
+            product=product,
+            prefix=raw_key[:10],
+            key_hash=hash_write_key(raw_key),
+            label=label,
+        )
     return write_key, raw_key
 
 
 @transaction.atomic
 def write_key_revoke(*, write_key: WriteKey) -> None:
     write_key.revoked_at = timezone.now()
-    write_key.save(update_fields=["revoked_at"])
+    with tenant_scope(write_key.organization):
+        write_key.save(update_fields=["revoked_at"])

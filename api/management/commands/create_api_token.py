@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from api.services import NotAMemberError, api_token_create
 from vitals.tenancy.models import Organization
+from vitals.tenancy.scope import tenant_scope
 
 
 class Command(BaseCommand):
@@ -23,7 +24,8 @@ class Command(BaseCommand):
         if user is None:
             raise CommandError(f"No user with email {email!r}.")
         try:
-            _, raw = api_token_create(organization=organization, user=user, name=name)
+            with tenant_scope(organization):
+                _, raw = api_token_create(organization=organization, user=user, name=name)
         except NotAMemberError as error:
             raise CommandError(str(error)) from error
         self.stderr.write("Store this token now: it is not shown again.")

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from api.models import ApiToken
 from api.services import api_token_revoke
 from vitals.tenancy.models import Organization
+from vitals.tenancy.scope import tenant_scope
 
 
 class Command(BaseCommand):
@@ -18,12 +19,13 @@ class Command(BaseCommand):
         organization = Organization.objects.filter(slug=org).first()
         if organization is None:
             raise CommandError(f"No organization {org!r}.")
-        tokens = list(
-            ApiToken.dangerously_unscoped.select_related("user", "organization").filter(
-                organization=organization, prefix__startswith=prefix, revoked_at__isnull=True
+        with tenant_scope(organization):
+            tokens = list(
+                ApiToken.objects.select_related("user", "organization").filter(
+                    prefix__startswith=prefix, revoked_at__isnull=True
+                )
             )
-        )
-        if len(tokens) != 1:
-            raise CommandError(f"{len(tokens)} live tokens start with {prefix!r}; give one.")
-        api_token_revoke(token=tokens[0])
+            if len(tokens) != 1:
+                raise CommandError(f"{len(tokens)} live tokens start with {prefix!r}; give one.")
+            api_token_revoke(token=tokens[0])
         self.stdout.write(f"Revoked {tokens[0].prefix}… of {tokens[0].user.get_username()}")

@@ -26,6 +26,7 @@ from health.engine.state.sql import (
     DAY_FIELDS,
     PAIR_FIELDS,
     as_count,
+    at_risk,
     contributions,
     state_params,
 )
@@ -34,7 +35,7 @@ from health.engine.windows import Windows
 from health.models import HealthSettings
 from vitals.tenancy.models import Product
 
-__all__ = ["MAX_ADVANCE_DAYS", "state_advance", "state_rebuild"]
+__all__ = ["MAX_ADVANCE_DAYS", "risk_refresh", "state_advance", "state_rebuild"]
 
 # Beyond this many days forward the states are rebuilt rather than moved.
 MAX_ADVANCE_DAYS = 60
@@ -108,6 +109,40 @@ def state_advance(
         day_sums_move(cursor, params, old, windows, changed)
         usage_move(cursor, params)
         cursor.execute("DROP TABLE st_calc, st_shrunk, st_pairs")
+
+
+def risk_refresh(
+    *, product: Product, windows: Windows, settings: HealthSettings, core: CoreMap
+) -> None:
+    """Every pair's at-risk flags and their sums per account under the settings' CFU lower
+    limit: the flags depend only on the pairs' stored items used and latest active days,
+    so a new limit needs no daily rows (health_pair_state as of D)."""
+    params = state_params(product, windows, settings, core.k)
+    risk_w = at_risk("items_w", "last_day >= %(h_start)s")
+    risk_p = at_risk("items_p", "last_day_p >= %(hp_start)s")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE health_pair_state SET risk_w = {risk_w}, risk_p = {risk_p}
+            WHERE product_id = %(product)s
+              AND (risk_w, risk_p) IS DISTINCT FROM ({risk_w}, {risk_p})
+            """,
+            params,
+        )
+        cursor.execute(
+            """
+            UPDATE health_account_state a SET risk_w = x.risk_w, risk_p = x.risk_p
+            FROM (
+                SELECT account_pk, count(*) FILTER (WHERE risk_w) AS risk_w,
+                       count(*) FILTER (WHERE risk_p) AS risk_p
+                FROM health_pair_state WHERE product_id = %(product)s
+                GROUP BY account_pk
+            ) x
+            WHERE a.product_id = %(product)s AND a.account_pk = x.account_pk
+              AND (a.risk_w, a.risk_p) IS DISTINCT FROM (x.risk_w, x.risk_p)
+            """,
+            params,
+        )
 
 
 def _moved_days(old: Windows, new: Windows, *, lags: tuple[int, ...]) -> list[date]:

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from settings_admin.services_organization import membership_grant
 from vitals.tenancy.models import Organization, Role
+from vitals.tenancy.scope import tenant_scope
 from vitals.tenancy.services import user_get_or_create
 
 
@@ -25,7 +26,8 @@ class Command(BaseCommand):
         generated = password is None
         password = password or secrets.token_urlsafe(12)
         user = user_get_or_create(email=email, password=password)
-        membership_grant(organization=organization, actor=None, user=user, role=role)
+        with tenant_scope(organization):
+            membership_grant(organization=organization, actor=None, user=user, role=role)
         self.stdout.write(f"{user.get_username()} is {role} of {organization.slug}")
         if generated:
             self.stdout.write(f"password: {password}")

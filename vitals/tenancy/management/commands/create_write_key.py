@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from settings_admin.services_organization import write_key_issue
 from vitals.tenancy.models import Organization
+from vitals.tenancy.scope import tenant_scope
 from vitals.tenancy.selectors import product_in_scope
 
 
@@ -23,7 +24,8 @@ class Command(BaseCommand):
         if product_obj is None:
             raise CommandError(f"No product {product!r} in organization {org!r}")
         # Audited like the settings page's button, with no person (the command line).
-        write_key, raw_key = write_key_issue(product=product_obj, actor=None, label=label)
+        with tenant_scope(organization, product_obj):
+            write_key, raw_key = write_key_issue(product=product_obj, actor=None, label=label)
         self.stdout.write(
             f"Write key {write_key.prefix}… for {organization.slug}/{product_obj.key}. "
             "Store it now: it is not shown again."
