@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test lint prod-smoke demo-smoke conformance install
+.PHONY: demo test lint prod-smoke demo-smoke conformance install load
 
 $(STAMP): pyproject.toml
 	@PYTHON_BIN=$$(scripts/find_python.sh) && \
@@ -47,6 +47,11 @@ conformance: $(STAMP)
 # cluster and Redis server restart or are wiped (tests/faults; docs/security.md, "Faults").
 faults: $(STAMP)
 	$(PY) -m pytest -q -m faults tests/faults $(PYTEST_ARGS)
+
+# Five minutes of ingestion at LOAD_RATE with the explorer in use, on a scratch database
+# beside DATABASE_URL's; LOAD_DURATION=30 for a quick run. Figures: docs/benchmarks.md.
+load: $(STAMP)
+	$(PY) scripts/load.py
 
 .PHONY: bench-health bench-ingest
 

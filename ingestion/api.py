@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from ingestion.normalize import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES
+from ingestion.normalize import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, lenient_loads
 from ingestion.ratelimit import rate_limit_consume
 from ingestion.services import SOURCE_API, RawItem, messages_ingest
 from vitals.tenancy.scope import tenant_scope
@@ -84,10 +84,21 @@ def _parse_object(data: bytes) -> dict[str, Any]:
     try:
         body = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        raise ApiError(400, "invalid_json", f"body is not valid JSON: {exc}") from None
+        # A NaN or a lone surrogate is then rejected with its message, not with the batch.
+        body = lenient_loads(data)
+        if body is None:
+            raise ApiError(400, "invalid_json", _not_json_reason(data, exc)) from None
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", "body must be a JSON object")
     return body
+
+
+def _not_json_reason(data: bytes, exc: orjson.JSONDecodeError) -> str:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return f"body is not UTF-8: the byte at offset {bad.start} is not valid UTF-8"
+    return f"body is not valid JSON: {exc}"
 
 
 def _without_write_key(message: dict[str, Any]) -> dict[str, Any]:
@@ -138,7 +149,8 @@ def _raw_write_key(request: HttpRequest, body: dict[str, Any]) -> str | None:
             return None
         return decoded.partition(":")[0] or None
     key = body.get("writeKey")
-    return key if isinstance(key, str) and key else None
+    # Keys are ASCII; anything else (a lone surrogate, say) cannot match and cannot be hashed.
+    return key if isinstance(key, str) and key and key.isascii() else None
 
 
 def _ingest(

@@ -6,6 +6,9 @@ message is judged the same whichever door it came through.
 
 from __future__ import annotations
 
+import json
+import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +27,8 @@ FUTURE_TOLERANCE = timedelta(days=1)
 
 TYPE_CODES = {"track": 1, "page": 2, "screen": 3, "identify": 4, "group": 5}
 ACTIVITY_TYPES = {1, 2, 3}
+# How deep orjson serializes; a decoded message nested deeper cannot be stored as JSON.
+MAX_NESTING = 254
 KIND_EVENT = "event"
 KIND_PAGE = "page"
 
@@ -93,6 +98,77 @@ def _dict_field(message: dict[str, Any], field: str) -> dict[str, Any]:
     return value
 
 
+# A \u0000 escape, not an escaped backslash followed by "u0000": an even run of backslashes
+# before it (JSON escapes a backslash as two).
+_NUL_ESCAPE = re.compile(rb"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def without_nul_escapes(raw: bytes) -> bytes:
+    """The JSON text without \\u0000 escapes, which PostgreSQL's jsonb refuses."""
+    if b"\\u0000" not in raw:  # the common case costs one scan
+        return raw
+    return _NUL_ESCAPE.sub(rb"\1", raw)
+
+
+class NotANumber:
+    """Where the lenient parse met NaN, Infinity or a number beyond double range."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+_INT64_RANGE = range(-(2**63), 2**64)  # what orjson reads as an integer (u64 included)
+
+
+def _lenient_float(text: str) -> float | NotANumber:
+    value = float(text)
+    return value if math.isfinite(value) else NotANumber(text)
+
+
+def _lenient_int(text: str) -> int | float | NotANumber:
+    value = int(text)
+    # orjson reads a larger integer as a float; do the same so both parses agree.
+    return value if value in _INT64_RANGE else _lenient_float(text)
+
+
+def lenient_loads(data: bytes) -> Any | None:
+    """A request body orjson refused, parsed again so that one bad value costs one message,
+    not the batch: NaN, Infinity (which Python's json module writes) and numbers out of
+    double range become NotANumber, lone UTF-16 surrogates stay in their strings; both are
+    then rejected by `normalize` for the message that holds them. None when the body is
+    not JSON text even so (bad UTF-8, bad syntax, nested past Python's recursion limit)."""
+    try:
+        return json.loads(
+            data.decode("utf-8"),
+            parse_constant=NotANumber,
+            parse_float=_lenient_float,
+            parse_int=_lenient_int,
+        )
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return None
+
+
+def _not_json(value: Any) -> Any:
+    if isinstance(value, NotANumber):
+        raise Rejected(f"{value.text} is not a JSON number (NaN, Infinity or out of range)")
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def json_dumps(message: Any) -> bytes:
+    """The message as JSON, or Rejected when it cannot be stored as JSON: nested too deeply,
+    an integer out of 64-bit range, a lone surrogate or a NotANumber."""
+    try:
+        return orjson.dumps(message, default=_not_json)
+    except orjson.JSONEncodeError as exc:
+        if isinstance(exc.__cause__, Rejected):
+            raise exc.__cause__ from None
+        if "Recursion" in str(exc):
+            raise Rejected(f"message is nested more than {MAX_NESTING} levels deep") from None
+        if "surrogates" in str(exc):
+            raise Rejected("message holds a lone UTF-16 surrogate (\\ud800-\\udfff)") from None
+        raise Rejected(f"message cannot be stored as JSON: {exc}") from None
+
+
 def page_path(properties: dict[str, Any], context: dict[str, Any]) -> str:
     """properties.path, else context.page.path, else the path of properties.url."""
     path = properties.get("path")
@@ -146,15 +222,19 @@ def normalize(
         raise Rejected("a message must be a JSON object")
     if keep_own_received_at and message.get("receivedAt") is not None:
         received_at = parse_time(message["receivedAt"], "receivedAt")
-    if raw is None:
-        raw = orjson.dumps(message)
+    raw = without_nul_escapes(json_dumps(message) if raw is None else raw)
     if len(raw) > MAX_MESSAGE_BYTES:
         raise Rejected("message is larger than 32 KB")
 
     type_name = message.get("type")
-    type_code = TYPE_CODES.get(type_name.lower()) if isinstance(type_name, str) else None
-    if type_code is None:
-        raise Rejected(f"unknown type {str(type_name)[:40]!r}: expected {', '.join(TYPE_CODES)}")
+    if type_name is None:
+        raise Rejected(f"type is missing: expected {', '.join(TYPE_CODES)}")
+    if not isinstance(type_name, str):
+        # Not str(type_name): it may be a huge or deeply nested value.
+        raise Rejected(f"type must be a string: expected {', '.join(TYPE_CODES)}")
+    if type_name.lower() not in TYPE_CODES:
+        raise Rejected(f"unknown type {type_name[:40]!r}: expected {', '.join(TYPE_CODES)}")
+    type_code = TYPE_CODES[type_name.lower()]
 
     message_id = _optional_id(message, "messageId")
     if message_id is None:

@@ -10,15 +10,17 @@ re-attribute older events a new `group` call changes, mark touched days, count.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 import orjson
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
+from psycopg.errors import DeadlockDetected
 
-from ingestion.normalize import NormalizedMessage, Rejected, normalize
+from ingestion.normalize import NormalizedMessage, NotANumber, Rejected, normalize
 from ingestion.storage import chunk_store
 from vitals.tenancy.models import Product, WriteKey
 
@@ -157,7 +159,38 @@ def messages_store(
     source: str,
     write_key: WriteKey | None = None,
 ) -> IngestResult:
-    """Dedup and store a validated chunk in a single transaction."""
+    """Dedup and store a validated chunk in a single transaction.
+
+    Concurrent chunks naming the same people lock their rows in several statements; when
+    PostgreSQL breaks a deadlock between two of them, the chunk it rolled back is stored
+    again (unless a caller's transaction holds it, which must then retry itself)."""
+    nested = connection.in_atomic_block
+    for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+        try:
+            return _store_once(
+                product=product, prepared=prepared, source=source, write_key=write_key
+            )
+        except OperationalError as exc:
+            if (
+                nested
+                or attempt == DEADLOCK_ATTEMPTS
+                or not isinstance(exc.__cause__, DeadlockDetected)
+            ):
+                raise
+    raise AssertionError("unreachable")
+
+
+# A chunk rolled back by deadlock detection is tried this many times in all.
+DEADLOCK_ATTEMPTS = 5
+
+
+def _store_once(
+    *,
+    product: Product,
+    prepared: PreparedChunk,
+    source: str,
+    write_key: WriteKey | None,
+) -> IngestResult:
     received_at, valid, rejected = prepared.received_at, prepared.valid, prepared.rejected
     result = IngestResult(outcomes=list(prepared.outcomes))
     # Inside a caller's transaction an earlier chunk's stage rows may still be there.
@@ -209,7 +242,22 @@ def _outcome_index(outcome: MessageOutcome) -> int:
 def _payload_text(item: RawItem) -> str:
     if item.raw is not None:
         return item.raw.decode("utf-8", errors="replace")
-    return orjson.dumps(item.message).decode()
+    try:
+        return orjson.dumps(item.message).decode()
+    except orjson.JSONEncodeError:
+        pass
+    # What orjson cannot write (see normalize.json_dumps), the stdlib can, mostly: lone
+    # surrogates escaped, NaN as NaN; past its recursion limit the payload is not kept.
+    try:
+        return json.dumps(item.message, default=_number_of)
+    except (RecursionError, ValueError, TypeError) as exc:
+        return f"(payload not kept: {exc})"
+
+
+def _number_of(value: Any) -> float:
+    if isinstance(value, NotANumber):
+        return float(value.text)
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def _quarantine(

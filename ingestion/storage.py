@@ -41,10 +41,8 @@ class _RawJsonBinaryDumper(Dumper):
     oid = JSONB_OID
 
     def dump(self, obj: bytes) -> bytes:
-        # jsonb's binary format is a version byte then the text. PostgreSQL text cannot
-        # hold NUL, so the \u0000 escapes are dropped (the message is otherwise as sent).
-        if b"\\u0000" in obj:
-            obj = obj.replace(b"\\u0000", b"")
+        # jsonb's binary format is a version byte then the text (normalize() has already
+        # dropped the \u0000 escapes PostgreSQL text cannot hold).
         return b"\x01" + obj
 
 
@@ -400,9 +398,14 @@ _NAMES_SQL = """
         WHERE t.organization_id = (SELECT %(org)s::bigint) AND t.external_id = n.ext
     )
     WHERE n.pk IS NULL;
+    -- rows locked in id order first: concurrent chunks moving the same people's first
+    -- times then wait for each other instead of deadlocking
     UPDATE {table} t SET first_seen_at = n.first_at
     FROM {names} n
-    WHERE t.id = ANY (ARRAY(SELECT pk FROM {names} WHERE first_at < known_first))
+    WHERE t.id = ANY (ARRAY(
+            SELECT id FROM {table}
+            WHERE id = ANY (ARRAY(SELECT pk FROM {names} WHERE first_at < known_first))
+            ORDER BY id FOR NO KEY UPDATE))
       AND t.id = n.pk AND n.first_at < t.first_seen_at;
 """
 
