@@ -16,6 +16,7 @@ from segment.analytics import Client as SegmentClient
 
 from health.conformance import fixture_dirs
 from tests.faults.processes import Stack
+from tests.health.helpers import canonical
 
 # Zones spread round the clock: at any moment most are well inside their local day.
 ZONES = ("UTC", "Asia/Kolkata", "America/New_York", "Pacific/Auckland", "Asia/Tokyo")
@@ -100,17 +101,7 @@ def health_snapshot(conn: psycopg.Connection, product: int, as_of: date | str) -
         [product, as_of],
     ).fetchone()
     values = [row[0] for row in rows] + [summary[0] if summary else None]
-    return [json.dumps(_rounded(value), sort_keys=True) for value in values]
-
-
-def _rounded(value: Any) -> Any:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return round(float(value), 9)
-    if isinstance(value, dict):
-        return {key: _rounded(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_rounded(item) for item in value]
-    return value
+    return [canonical(value) for value in values]
 
 
 class Sdk:

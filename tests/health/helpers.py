@@ -50,16 +50,16 @@ def health_snapshot(product_id: int, as_of: date | str) -> list[tuple]:
             """,
             [product_id, as_of],
         )
-        rows = [_canonical(json.loads(row[0])) for row in cursor.fetchall()]
+        rows = [canonical(json.loads(row[0])) for row in cursor.fetchall()]
         cursor.execute(
             "SELECT summary FROM health_portfoliohealth WHERE product_id = %s AND as_of = %s",
             [product_id, as_of],
         )
         summary = cursor.fetchone()
-    return [*rows, _canonical(json.loads(summary[0])) if summary else None]
+    return [*rows, canonical(json.loads(summary[0])) if summary else None]
 
 
-def _canonical(value: Any) -> str:
+def canonical(value: Any) -> str:
     """JSON text with numbers rounded well inside the spec's 1e-6: sums and means may
     differ in their last bits with the order a plan adds them in (a mean of 7 can come
     back as 7 or 7.000000000000001, so every number is compared as a float)."""
