@@ -114,6 +114,10 @@ def statements_logged(log: StatementLog) -> Iterator[None]:
         yield
 
 
+class _Rollback(Exception):
+    """Raised to leave a measured transaction without keeping what it wrote."""
+
+
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     started = time.perf_counter()
     result = fn()
@@ -322,9 +326,6 @@ def explain_engine(product: Any, as_of: date, out: Path, top: int) -> list[tuple
     log = StatementLog(explain=True)
     timings: list[tuple[str, float]] = []
 
-    class Rollback(Exception):
-        pass
-
     try:
         with transaction.atomic():
             with connection.cursor() as cursor:
@@ -337,8 +338,8 @@ def explain_engine(product: Any, as_of: date, out: Path, top: int) -> list[tuple
                 timings.append((name, seconds))
                 for label, stmt_seconds, _ in log.rows[first:]:
                     print(f"    {name:30} {label:42} {stmt_seconds:8.2f}s", flush=True)
-            raise Rollback
-    except Rollback:
+            raise _Rollback
+    except _Rollback:
         pass
     slowest = sorted((row for row in log.rows if row[2]), key=lambda row: -row[1])[:top]
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -411,15 +412,12 @@ def settings_recompute_seconds(product: Any, as_of: date, change: dict[str, Any]
     from health.services import health_compute
     from vitals.tenancy.scope import tenant_scope
 
-    class Rollback(Exception):
-        pass
-
     try:
         with transaction.atomic(), tenant_scope(product.organization, product):
             HealthSettings.objects.filter(product=product).update(**change)
             seconds, _ = timed(lambda: health_compute(product=product, as_of=as_of))
-            raise Rollback
-    except Rollback:
+            raise _Rollback
+    except _Rollback:
         pass
     return seconds
 

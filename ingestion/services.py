@@ -164,20 +164,23 @@ def messages_store(
     Concurrent chunks naming the same people lock their rows in several statements; when
     PostgreSQL breaks a deadlock between two of them, the chunk it rolled back is stored
     again (unless a caller's transaction holds it, which must then retry itself)."""
+    # Inside a caller's transaction an earlier chunk's stage rows may still be there.
     nested = connection.in_atomic_block
-    for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+    attempt = 1
+    while True:
         try:
             return _store_once(
-                product=product, prepared=prepared, source=source, write_key=write_key
+                product=product,
+                prepared=prepared,
+                source=source,
+                write_key=write_key,
+                nested=nested,
             )
         except OperationalError as exc:
-            if (
-                nested
-                or attempt == DEADLOCK_ATTEMPTS
-                or not isinstance(exc.__cause__, DeadlockDetected)
-            ):
+            deadlock = isinstance(exc.__cause__, DeadlockDetected)
+            if nested or not deadlock or attempt == DEADLOCK_ATTEMPTS:
                 raise
-    raise AssertionError("unreachable")
+            attempt += 1
 
 
 # A chunk rolled back by deadlock detection is tried this many times in all.
@@ -190,11 +193,10 @@ def _store_once(
     prepared: PreparedChunk,
     source: str,
     write_key: WriteKey | None,
+    nested: bool,
 ) -> IngestResult:
     received_at, valid, rejected = prepared.received_at, prepared.valid, prepared.rejected
     result = IngestResult(outcomes=list(prepared.outcomes))
-    # Inside a caller's transaction an earlier chunk's stage rows may still be there.
-    nested = connection.in_atomic_block
     chunk_duplicates = len(prepared.outcomes) - len(rejected)
     with transaction.atomic():
         duplicates = (

@@ -139,16 +139,16 @@ _TEMP_TABLES = (
 )
 # Database sessions (psycopg connections) that have set temp_buffers (possible only before
 # their first temporary table).
-_sessions_with_temp_tables: weakref.WeakSet[Any] = weakref.WeakSet()
+_sessions_with_temp_buffers: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
-def _has_temp_tables() -> bool:
-    return connection.connection in _sessions_with_temp_tables
+def _has_temp_buffers() -> bool:
+    return connection.connection in _sessions_with_temp_buffers
 
 
-def _note_temp_tables() -> None:
+def _note_temp_buffers() -> None:
     if connection.connection is not None:
-        _sessions_with_temp_tables.add(connection.connection)
+        _sessions_with_temp_buffers.add(connection.connection)
 
 
 def chunk_store(
@@ -183,12 +183,12 @@ def chunk_store(
         # behind a transaction-mode pooler the next transaction may run on another
         # server session. IF NOT EXISTS costs a catalog lookup, no catalog write.
         cursor.execute(
-            ("" if _has_temp_tables() else _TEMP_BUFFERS_SQL)
+            ("" if _has_temp_buffers() else _TEMP_BUFFERS_SQL)
             + _stage_setup_sql(_event_id_default(cursor))
             + (f"TRUNCATE {_TEMP_TABLES};" if nested else "")
         )
         if not nested:
-            transaction.on_commit(_note_temp_tables)
+            transaction.on_commit(_note_temp_buffers)
         cursor.adapters.register_dumper(RawJson, _RawJsonBinaryDumper)
         with cursor.copy(
             f"COPY ingest_stage ({', '.join(_STAGE_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
