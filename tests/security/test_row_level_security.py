@@ -145,6 +145,20 @@ def test_it_shows_one_organization_only_its_own_rows(two_orgs):
         assert _all("SELECT id, name FROM tenancy_product") == [(globex_app.pk, "Globex App")]
 
 
+def test_it_reads_the_setting_once_per_query_not_per_row(two_orgs):
+    # Migration tenancy/0003: the policy's setting is an InitPlan, not a per-row call in the
+    # scan's filter (which made event scans half again as dear).
+    acme_app, _ = two_orgs
+    _one("SELECT vitals_ensure_event_partition('2026-01-15')")
+    with tenant_scope(acme_app.organization):
+        plan = "\n".join(
+            row[0] for row in _all("EXPLAIN SELECT count(*) FROM ingestion_event_202601")
+        )
+    assert "InitPlan" in plan, plan
+    filters = [line for line in plan.splitlines() if "Filter:" in line or "Cond:" in line]
+    assert filters and all("current_setting" not in line for line in filters), plan
+
+
 def test_it_refuses_a_partition_queried_directly(two_orgs):
     acme_app, globex_app = two_orgs
     _one("SELECT vitals_ensure_event_partition('2026-01-15')")
