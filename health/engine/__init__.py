@@ -29,7 +29,7 @@ __all__ = ["Windows", "health_compute_sql"]
 
 # Rollup tables the later statements plan over; analyzed after a rebuild (autovacuum may
 # be behind or off, and a fresh table looks empty to the planner).
-_REBUILT_TABLES = ("health_user_day", "health_session", "health_pair_state", "health_account_state")
+_REBUILT_TABLES = ("health_user_day", "health_session")
 
 
 def health_compute_sql(*, product: Product, as_of: date, full: bool) -> int:
@@ -72,11 +72,10 @@ def health_compute_sql(*, product: Product, as_of: date, full: bool) -> int:
         daily.rebuild_all(product=product, windows=windows, core=core, keep_sessions=keep_sessions)
         state.keys_from = windows.w_start
         state.usage_features, state.usage_modules = catalog_positions(product=product)
-        _analyze(_REBUILT_TABLES[:2])
+        _analyze(_REBUILT_TABLES)
         state_rebuild(
             product=product, windows=windows, settings=settings, core=core, usage=usage(state)
         )
-        _analyze(_REBUILT_TABLES[2:])
     else:
         # Daily rows carry their events per key from keys_from on; a W reaching further
         # back (a run for an older day) has those days rebuilt with them.
