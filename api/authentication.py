@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from api.models import ApiToken, hash_api_token
-from vitals.tenancy.models import Membership
+from vitals.tenancy.definer import definer_rows, instance_from, organization_from
+from vitals.tenancy.scope import tenant_scope
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -44,24 +46,27 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
 
 def api_token_lookup(*, raw_token: str) -> ApiToken | None:
     """The live token with this secret, when its user is active and still a member."""
-    # Tokens are read before any scope exists: the token is what decides the scope.
-    token = (
-        ApiToken.dangerously_unscoped.rls_bypass("API token lookup")
-        .select_related("user", "organization")
-        .filter(token_hash=hash_api_token(raw_token), revoked_at__isnull=True)
-        .first()
+    # Tokens are read before any scope exists (the token decides it): a SECURITY DEFINER
+    # function finds the token, checks the membership, and returns ids only.
+    rows = definer_rows("vitals_api_token_lookup", hash_api_token(raw_token))
+    if not rows:
+        return None
+    token_id, user_id, last_used_at, *organization_row = rows[0]
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        return None
+    organization = organization_from(*organization_row)
+    token = instance_from(
+        ApiToken,
+        id=token_id,
+        organization_id=organization.pk,
+        user_id=user_id,
+        last_used_at=last_used_at,
     )
-    if token is None or not token.user.is_active:
-        return None
-    if not (
-        Membership.dangerously_unscoped.rls_bypass("API token lookup")
-        .filter(organization_id=token.organization_id, user_id=token.user_id)
-        .exists()
-    ):
-        return None
+    token.user, token.organization = user, organization
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
-        ApiToken.dangerously_unscoped.rls_bypass("API token lookup").filter(pk=token.pk).update(
-            last_used_at=now
-        )
+        with tenant_scope(organization):
+            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
     return token

@@ -1,8 +1,9 @@
 """When each product's nightly health run is due, and recovering runs that got lost.
 
-Both are cross-tenant jobs (beat calls them for every organization), so they read through
-the explicit `dangerously_unscoped` managers inside a row-level security bypass and hand
-each run to the queue by id; the task enters the run's tenant scope.
+Both are cross-tenant jobs (beat calls them for every organization): they find the
+products and runs of every organization through SECURITY DEFINER functions that return ids
+only (migration tenancy/0004), then read and write each organization's rows in its tenant
+scope, and hand each run to the queue by id; the task enters the run's tenant scope.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from health.services import (
     health_run_abandon,
     health_run_send_on_commit,
 )
-from vitals.tenancy.models import Product
-from vitals.tenancy.scope import rls_bypass
+from vitals.tenancy.definer import definer_rows
+from vitals.tenancy.models import Organization, Product
+from vitals.tenancy.scope import tenant_scope
 
 # A few minutes' grace after local midnight for the day's last events to arrive.
 DAY_CLOSES_AT = time(0, 5)
@@ -49,7 +51,6 @@ def health_as_of_due(*, timezone_name: str, now: datetime) -> date | None:
     return local.date() - timedelta(days=1)
 
 
-@rls_bypass("health scheduler: the due runs of every product")
 @transaction.atomic
 def health_runs_due(*, now: datetime | None = None) -> list[HealthRun]:
     """Queue the run of local yesterday for every product that has none yet.
@@ -60,36 +61,42 @@ def health_runs_due(*, now: datetime | None = None) -> list[HealthRun]:
     """
     now = now or timezone.now()
     _lock(_DUE_LOCK)
-    due: dict[int, tuple[Product, date]] = {}
-    for product in Product.dangerously_unscoped.select_related("organization").order_by(
-        "organization_id", "pk"
-    ):
-        as_of = health_as_of_due(timezone_name=product.organization.timezone, now=now)
+    products = definer_rows("vitals_health_schedule_products")
+    organizations = Organization.objects.in_bulk({org_id for _, org_id in products})
+    due: dict[int, tuple[int, date]] = {}  # product id -> (organization id, as-of day)
+    for product_id, organization_id in products:
+        timezone_name = organizations[organization_id].timezone
+        as_of = health_as_of_due(timezone_name=timezone_name, now=now)
         if as_of is not None:
-            due[product.pk] = (product, as_of)
+            due[product_id] = (organization_id, as_of)
     if not due:
         return []
 
     has_run: set[int] = set()
     failed: Counter[int] = Counter()
-    existing = HealthRun.dangerously_unscoped.filter(
-        product_id__in=due, as_of__in={as_of for _, as_of in due.values()}
-    ).values_list("product_id", "as_of", "status")
-    for product_id, as_of, status in existing:
-        if due[product_id][1] != as_of:
-            continue
+    product_ids = list(due)
+    statuses = definer_rows(
+        "vitals_health_run_statuses", product_ids, [due[pk][1] for pk in product_ids]
+    )
+    for product_id, _as_of, status in statuses:
         if status == HealthRun.Status.FAILED:
             failed[product_id] += 1
         else:
             has_run.add(product_id)
-    return [
-        health_recompute_enqueue(product=product, as_of=as_of)
-        for product_id, (product, as_of) in due.items()
-        if product_id not in has_run and failed[product_id] < MAX_ATTEMPTS
-    ]
+    wanted: dict[int, list[int]] = {}  # organization id -> its products to queue
+    for product_id, (organization_id, _as_of) in due.items():
+        if product_id not in has_run and failed[product_id] < MAX_ATTEMPTS:
+            wanted.setdefault(organization_id, []).append(product_id)
+    queued = []
+    for organization_id, ids in wanted.items():
+        organization = organizations[organization_id]
+        with tenant_scope(organization):
+            for product in Product.objects.filter(pk__in=ids).order_by("pk"):
+                product.organization = organization
+                queued.append(health_recompute_enqueue(product=product, as_of=due[product.pk][1]))
+    return queued
 
 
-@rls_bypass("health scheduler: lost runs of every product")
 @transaction.atomic
 def health_runs_sweep(*, now: datetime | None = None) -> list[HealthRun]:
     """Recover runs a worker or the queue lost; returns the runs (re)sent to the queue.
@@ -102,27 +109,38 @@ def health_runs_sweep(*, now: datetime | None = None) -> list[HealthRun]:
     now = now or timezone.now()
     _lock(_SWEEP_LOCK)
     time_limit = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    # Both kinds are read before replacing dead runs: their next attempts were just sent.
+    lost = definer_rows(
+        "vitals_health_runs_lost", now - QUEUED_STALE_AFTER, now - time_limit - RUNNING_GRACE
+    )
+    if not lost:
+        return []
+    organizations = Organization.objects.in_bulk({org_id for _, org_id, _ in lost})
+    stale: dict[int, list[int]] = {}  # organization id -> its lost runs
+    for run_id, organization_id, _status in lost:
+        stale.setdefault(organization_id, []).append(run_id)
+    stale_queued: list[HealthRun] = []
+    stale_running: list[HealthRun] = []
+    for organization_id, run_ids in stale.items():
+        with tenant_scope(organizations[organization_id]):
+            for run in HealthRun.objects.select_related("product__organization").filter(
+                pk__in=run_ids
+            ):
+                if run.status == HealthRun.Status.QUEUED:
+                    stale_queued.append(run)
+                elif run.status == HealthRun.Status.RUNNING:
+                    stale_running.append(run)
     sent: dict[int, HealthRun] = {}
-    # Read before replacing dead runs: their next attempts were just sent.
-    stale_queued = list(
-        HealthRun.dangerously_unscoped.filter(
-            status=HealthRun.Status.QUEUED, queued_at__lt=now - QUEUED_STALE_AFTER
-        ).order_by("pk")
-    )
-    stale_running = (
-        HealthRun.dangerously_unscoped.select_related("product__organization")
-        .filter(status=HealthRun.Status.RUNNING, started_at__lt=now - time_limit - RUNNING_GRACE)
-        .order_by("pk")
-    )
-    for run in stale_running:
+    for run in sorted(stale_running, key=lambda run: run.pk):
         # A compute_health command has no time limit: a held lock means it is still going.
         if not health_product_lock_free(product_id=run.product_id):
             continue
         reason = f"still running past the {time_limit} time limit; its worker died"
-        next_run = health_run_abandon(run=run, reason=reason)
+        with tenant_scope(run.product.organization):
+            next_run = health_run_abandon(run=run, reason=reason)
         if next_run is not None:
             sent[next_run.pk] = next_run
-    for run in stale_queued:
+    for run in sorted(stale_queued, key=lambda run: run.pk):
         health_run_send_on_commit(run_id=run.pk)
         sent[run.pk] = run
     return list(sent.values())

@@ -13,6 +13,7 @@ from django.db import InterfaceError, OperationalError
 from health.models import HealthRun
 from health.scheduling import health_runs_due, health_runs_sweep
 from health.services import HealthRunBusy, health_run_execute
+from vitals.tenancy.definer import definer_rows, organization_from
 from vitals.tenancy.scope import tenant_scope
 
 logger = logging.getLogger(__name__)
@@ -43,13 +44,15 @@ DB_BACKOFF_MAX_SECONDS = 300
 def health_run_task(self: Task, run_id: int) -> None:
     """Compute one queued HealthRun. Failures are recorded on the run and not retried,
     except the database being unreachable, which is retried a bounded number of times."""
-    run = (
-        # The run's id is all the task has: its organization comes from the row.
-        HealthRun.dangerously_unscoped.rls_bypass("health run by id")
-        .select_related("product__organization")
-        .filter(pk=run_id)
-        .first()
-    )
+    # The run's id is all the task has: its organization comes from the row, through a
+    # SECURITY DEFINER function; the run itself is read in that organization's scope.
+    rows = definer_rows("vitals_health_run_organization", run_id)
+    run = None
+    if rows:
+        with tenant_scope(organization_from(*rows[0])):
+            run = (
+                HealthRun.objects.select_related("product__organization").filter(pk=run_id).first()
+            )
     if run is None:
         logger.warning("health run %s no longer exists; nothing to do", run_id)
         return

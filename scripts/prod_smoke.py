@@ -2,10 +2,18 @@
 
 Usage: DATABASE_URL=postgres://... REDIS_URL=redis://... python scripts/prod_smoke.py
 
-Runs migrate and collectstatic, starts the three processes with DEBUG unset, checks the
-web pages, a static file, a task round-trip through Redis and that beat stays up, then
-stops everything it started. Prints one PASS/FAIL line per check; exits 1 on any failure
-and prints the processes' logs. The whole run is bounded (under two minutes).
+As in production, the processes log in as the application's login role and migrations
+run as the owner. With DATABASE_OWNER_URL set, DATABASE_URL is that login role already;
+without it, DATABASE_URL is the owner and the run makes a login role for its database
+(`create_app_login vitals_login_<database>`, a fresh random password) and uses it.
+
+Runs migrate (as the owner) and collectstatic, starts the three processes with DEBUG
+unset, checks the web pages, a static file, a task round-trip through Redis, that beat
+stays up, that the server's login role has no power over the schema and cannot become the
+owner, and that login, the explorer, ingestion, API tokens and a health run work as it
+(scripts/smoke_login_role.py); then stops everything it started. Prints one PASS/FAIL line
+per check; exits 1 on any failure and prints the processes' logs. The whole run is
+bounded (under three minutes).
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -26,10 +35,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import IO
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import smoke_login_role as login_role  # noqa: E402
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-BUDGET_SECONDS = 90  # checks; with stopping, the run stays under two minutes
+BUDGET_SECONDS = 150  # checks; with stopping, the run stays under three minutes
 STOP_SECONDS = 10  # SIGTERM grace per process group before SIGKILL
 LOG_TAIL_LINES = 80
 
@@ -83,6 +96,11 @@ def free_port() -> int:
 
 
 def run_step(args: list[str], *, env: dict[str, str], timeout: float) -> str:
+    _run(args, env=env, timeout=timeout)
+    return "ok"
+
+
+def _run(args: list[str], *, env: dict[str, str], timeout: float) -> str:
     try:
         done = subprocess.run(
             [PYTHON, *args],
@@ -99,7 +117,7 @@ def run_step(args: list[str], *, env: dict[str, str], timeout: float) -> str:
         raise SmokeError(
             f"`{' '.join(args)}` exited {done.returncode}\n{done.stdout}{done.stderr}".rstrip()
         )
-    return "ok"
+    return done.stdout
 
 
 def start(name: str, args: list[str], *, env: dict[str, str], log_dir: Path) -> Service:
@@ -266,11 +284,34 @@ def run_checks(
     deadline: Deadline,
 ) -> None:
     """Set up, start the three processes into `services` (the caller stops them), check."""
+    owner_url = env["DATABASE_OWNER_URL"]
     migrate = ["manage.py", "migrate", "--noinput"]
     if not check("migrate", lambda: run_step(migrate, env=env, timeout=deadline.left(60))):
         return
     collect = ["manage.py", "collectstatic", "--noinput"]
     if not check("collectstatic", lambda: run_step(collect, env=env, timeout=deadline.left(40))):
+        return
+    tenant = login_role.Tenant(
+        slug=f"smoke-{os.getpid()}-{int(time.time())}",
+        username="",
+        password=secrets.token_urlsafe(16),
+        write_key="",
+        token="",
+    )
+    shell_env = {**env, "SMOKE_SLUG": tenant.slug, "SMOKE_PASSWORD": tenant.password}
+
+    def set_up_tenant() -> str:
+        shell = ["manage.py", "shell", "-c", login_role.SETUP]
+        out = _run(shell, env=shell_env, timeout=deadline.left(40))
+        made = json.loads(out.strip().splitlines()[-1])
+        tenant.username, tenant.write_key, tenant.token = (
+            made["username"],
+            made["write_key"],
+            made["token"],
+        )
+        return f"organization {tenant.slug}, admin, product, write key, API token"
+
+    if not check("tenant set up as the login role", set_up_tenant):
         return
 
     port = free_port()
@@ -281,7 +322,8 @@ def run_checks(
     worker += ["-n", f"smoke-{os.getpid()}@%h"]
     beat = "-m celery -A vitals beat -l info".split()
     beat += ["-s", str(log_dir / "celerybeat-schedule")]
-    web_service = start("gunicorn", gunicorn, env=env, log_dir=log_dir)
+    web_env = {**env, "DATABASE_URL": env["SMOKE_WEB_DATABASE_URL"]}
+    web_service = start("gunicorn", gunicorn, env=web_env, log_dir=log_dir)
     services.append(web_service)
     services.append(start("worker", worker, env=env, log_dir=log_dir))
     beat_service = start("beat", beat, env=env, log_dir=log_dir)
@@ -295,8 +337,52 @@ def run_checks(
         check("GET /healthz", lambda: check_healthz(base_url))
         check("GET /login/", lambda: check_login(base_url))
         check("static asset", lambda: check_static(base_url))
+        check("login and explorer", lambda: login_role.check_login_and_explorer(base_url, tenant))
+        check("ingestion", lambda: login_role.check_ingestion(base_url, tenant))
+        check("API token", lambda: login_role.check_api_token(base_url, tenant))
+        login = env["SMOKE_LOGIN_ROLE"]
+        check("server login role", lambda: login_role.role_facts(owner_url, login))
+        check(
+            "login role cannot become the owner",
+            lambda: login_role.cannot_become_owner(owner_url, env["DATABASE_URL"]),
+        )
     check("celery ping", lambda: check_ping(deadline=deadline))
+
+    def health_run() -> str:
+        enqueue = ["manage.py", "shell", "-c", login_role.ENQUEUE]
+        run_id = int(_run(enqueue, env=shell_env, timeout=deadline.left(40)).split()[-1])
+        return login_role.wait_health_run(owner_url, run_id, seconds=deadline.left(40))
+
+    check("health run by the worker", health_run)
     check("beat alive", lambda: check_beat(beat_service, deadline=deadline))
+
+
+def login_role_env(env: dict[str, str], *, deadline: Deadline) -> dict[str, str]:
+    """DATABASE_URL as the application's login role, DATABASE_OWNER_URL as the owner.
+    Without DATABASE_OWNER_URL, DATABASE_URL is the owner: make a login role beside it."""
+    env = dict(env)
+    if env.get("DATABASE_OWNER_URL"):
+        login_url = env["DATABASE_URL"]
+        login = urlsplit(login_url).username or ""
+    else:
+        owner_url = env["DATABASE_URL"]
+        login = login_role.login_role_name(owner_url)
+        password = secrets.token_urlsafe(24)
+        create = ["manage.py", "create_app_login", login, "--password-env", "SMOKE_LOGIN_PASSWORD"]
+        _run(create, env={**env, "SMOKE_LOGIN_PASSWORD": password}, timeout=deadline.left(40))
+        env["DATABASE_OWNER_URL"] = owner_url
+        login_url = login_role.with_user(owner_url, login, password, login_role.WORKER_APP_NAME)
+    env["DATABASE_URL"] = login_url
+    env["SMOKE_LOGIN_ROLE"] = login
+    env["SMOKE_WEB_DATABASE_URL"] = _with_application_name(login_url, login_role.WEB_APP_NAME)
+    return env
+
+
+def _with_application_name(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    query = [(key, value) for key, value in parse_qsl(parts.query) if key != "application_name"]
+    query.append(("application_name", name))
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def main() -> int:
@@ -310,6 +396,12 @@ def main() -> int:
     deadline = Deadline(BUDGET_SECONDS)
     results: list[tuple[str, bool, str]] = []
     services: list[Service] = []
+    try:
+        env = login_role_env(env, deadline=deadline)
+    except SmokeError as exc:
+        print(f"FAIL login role: {exc}")
+        return 1
+    os.environ.update(env)
 
     def check(name: str, func: Callable[[], str]) -> bool:
         try:

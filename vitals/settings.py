@@ -90,6 +90,12 @@ DATABASE_URL = env_url("DATABASE_URL", ("postgres", "postgresql")) or embedded_d
     BASE_DIR
 )
 DATABASES = {"default": database_config(DATABASE_URL)}
+# Production: DATABASE_URL is the application's login role (owns nothing, no superuser, no
+# BYPASSRLS; `manage.py create_app_login`) and DATABASE_OWNER_URL the owner, whose
+# credentials migrate and flush use (vitals/tenancy/rls.py, owner_session). Unset: the
+# DATABASE_URL user is the owner and steps down with SET ROLE (development, tests).
+DATABASE_OWNER_URL = env_url("DATABASE_OWNER_URL", ("postgres", "postgresql"))
+DATABASE_OWNER = database_config(DATABASE_OWNER_URL) if DATABASE_OWNER_URL else None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

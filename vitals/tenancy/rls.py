@@ -1,8 +1,11 @@
 """PostgreSQL Row-Level Security plumbing: the database enforces the tenant scope too.
 
-Each new connection (logged in as the owner, the DATABASE_URL user) switches to the
-`vitals_app` role, which owns no table and is subject to the policies of migration
-tenancy/0002. Before the first statement of every transaction, an execute wrapper sends
+Each new connection switches to the `vitals_app` role, which owns no table and is subject
+to the policies of migration tenancy/0002. The connection logs in either as the
+application's own login role (a member of `vitals_app` that owns nothing and cannot become
+the owner; production, with DATABASE_OWNER_URL set for migrations) or as the owner (local
+development and the test suite), which steps down with SET ROLE. Before the first
+statement of every transaction, an execute wrapper sends
 
     SELECT set_config('role', ..., true), set_config('vitals.organization_id', ..., true)
 
@@ -15,8 +18,10 @@ is in force, else it runs as is and sees no tenant row.
 These statements go through the driver directly, not Django's cursor: query counts and
 captured queries show the application's own statements only.
 
-`migrate` and `flush` run as the owner (`owner_session`); they are the management
-commands of tenancy/management/commands. See docs/security.md for the trade-offs.
+`migrate` and `flush` run as the owner (`owner_session`): with DATABASE_OWNER_URL set they
+reconnect with its credentials, else they RESET ROLE. `rls_bypass` needs an owner login:
+on a connection that cannot become the owner it raises RlsBypassUnavailable. See
+docs/security.md for the trade-offs.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import connections
 from django.db.backends.base.base import NO_DB_ALIAS, BaseDatabaseWrapper
 from psycopg.pq import TransactionStatus
@@ -36,9 +42,13 @@ APP_ROLE = "vitals_app"
 SETTING = "vitals.organization_id"
 # Present once migration tenancy/0002 ran in this database.
 _READY_FUNCTION = "vitals_rls_protect(regclass)"
+# Also: can the login become the owner (of that function, made by the migration)? A
+# superuser can; the application's login role cannot. Before the migration: yes (moot).
 _ENTER_APP_ROLE = (
     f"SELECT CASE WHEN to_regprocedure('{_READY_FUNCTION}') IS NOT NULL"
-    f" THEN set_config('role', '{APP_ROLE}', false) END"
+    f" THEN set_config('role', '{APP_ROLE}', false) END,"
+    " coalesce(pg_has_role(session_user, (SELECT proowner FROM pg_proc"
+    f" WHERE oid = to_regprocedure('{_READY_FUNCTION}')), 'MEMBER'), true)"
 )
 # Values are inlined (a role name of ours, an integer): no parameters lets "BEGIN; SELECT
 # ..." go as one message, one round trip.
@@ -51,10 +61,16 @@ _FRESH = (APP_ROLE, "")
 _owner_sessions = 0
 
 
+class RlsBypassUnavailable(RuntimeError):
+    """rls_bypass on a connection that logs in as the application's role: it cannot
+    become the owner, by design."""
+
+
 @dataclass
 class _ConnectionState:
     active: bool = False  # the connection works as APP_ROLE
     sent: tuple[str, str] | None = None  # what the open transaction has; None: unknown
+    owner_login: bool = True  # the login can become the owner, so rls_bypass can work
 
 
 def _state(connection: BaseDatabaseWrapper) -> _ConnectionState:
@@ -69,8 +85,16 @@ def rls_active(connection: BaseDatabaseWrapper) -> bool:
     return _state(connections[connection.alias]).active
 
 
-def _wanted() -> tuple[str, str]:
-    if current_rls_bypass() is not None:
+def _wanted(state: _ConnectionState) -> tuple[str, str]:
+    reason = current_rls_bypass()
+    if reason is not None:
+        if not state.owner_login:
+            raise RlsBypassUnavailable(
+                f"rls_bypass({reason!r}) needs the owner, but this connection logs in as the "
+                "application's role, which cannot become it. Production code reads across "
+                "organizations through the SECURITY DEFINER functions of migration "
+                "tenancy/0004; operator work connects as the owner (DATABASE_URL)."
+            )
         return ("none", "")  # SET LOCAL ROLE NONE: back to the owner for this transaction
     scope = current_scope()
     return (APP_ROLE, "" if scope is None else str(int(scope.organization.pk)))
@@ -92,7 +116,7 @@ def _execute(
     if not state.active:
         return execute(sql, params, many, context)
     raw = connection.connection
-    wanted = _wanted()
+    wanted = _wanted(state)
     if raw.autocommit:
         if wanted == _FRESH:
             return execute(sql, params, many, context)
@@ -126,6 +150,7 @@ def _enter_app_role(connection: BaseDatabaseWrapper) -> None:
     state.sent = None
     row = connection.connection.execute(_ENTER_APP_ROLE).fetchone()
     state.active = row[0] is not None
+    state.owner_login = bool(row[1])
 
 
 def on_connection_created(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
@@ -139,13 +164,29 @@ def on_connection_created(sender: Any, connection: BaseDatabaseWrapper, **kwargs
         _enter_app_role(connection)
 
 
+# The connection settings DATABASE_OWNER_URL replaces for an owner session: the same
+# database (its NAME, a test database's included), logged in as another role.
+_OWNER_KEYS = ("USER", "PASSWORD", "HOST", "PORT")
+
+
 @contextlib.contextmanager
 def owner_session() -> Iterator[None]:
     """Work as the owner on every connection: for migrations and test-database flushes.
-    Afterwards connections work as APP_ROLE again (if the database has it by then)."""
+
+    With DATABASE_OWNER_URL set (the application logs in as its own role), the default
+    connection is closed and reopened with the owner's credentials, and closed again at
+    the end; without it, the owner login resets its role. Afterwards connections work as
+    APP_ROLE again (if the database has it by then)."""
     global _owner_sessions
+    owner = getattr(settings, "DATABASE_OWNER", None)
+    swapped: dict[str, Any] | None = None
     _owner_sessions += 1
     try:
+        if owner and _owner_sessions == 1:
+            default = connections["default"]
+            default.close()
+            swapped = {key: default.settings_dict.get(key) for key in _OWNER_KEYS}
+            default.settings_dict.update({key: owner[key] for key in _OWNER_KEYS})
         for connection in connections.all(initialized_only=True):
             state = _state(connection)
             if connection.connection is not None and state.active:
@@ -154,6 +195,10 @@ def owner_session() -> Iterator[None]:
         yield
     finally:
         _owner_sessions -= 1
+        if swapped is not None:
+            default = connections["default"]
+            default.close()
+            default.settings_dict.update(swapped)
         if _owner_sessions == 0:
             for connection in connections.all(initialized_only=True):
                 if connection.vendor == "postgresql" and connection.connection is not None:

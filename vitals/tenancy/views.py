@@ -12,10 +12,10 @@ from vitals.tenancy.selectors import memberships_of_user, products_of_organizati
 @require_GET
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    membership = memberships_of_user(user=request.user).order_by("organization__name").first()
-    if membership is None:
+    memberships = memberships_of_user(user=request.user)  # by organization name
+    if not memberships:
         return render(request, "tenancy/no_organization.html")
-    return redirect("organization_home", org_slug=membership.organization.slug)
+    return redirect("organization_home", org_slug=memberships[0].organization.slug)
 
 
 @require_GET
