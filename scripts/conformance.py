@@ -3,6 +3,9 @@
 
 Usage: python scripts/conformance.py [FIXTURE_DIR ...]   (default: ../shared/conformance/*)
 Prints one line per mismatch and a closing 'N passed, N failed' line; exit 1 on mismatch.
+Run it on a fresh database: summary.json's message counts (accepted, rejected, duplicate)
+are the product's counts over all its ingestion, so a second run of the same file adds its
+rejected lines and duplicates to them (while storing no event twice).
 """
 
 from __future__ import annotations
