@@ -26,6 +26,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	DB_CONN_MAX_AGE=0 $(PY) -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -166,7 +166,9 @@ def _ingest(
         write_key = write_key_lookup(raw_key=raw_key) if raw_key else None
         if write_key is None:
             return _error(
-                401, "unauthorized", "missing, unknown or revoked write key",
+                401,
+                "unauthorized",
+                "missing, unknown or revoked write key",
                 WWW_Authenticate='Basic realm="vitals"',
             )
         now = timezone.now()
@@ -177,17 +179,24 @@ def _ingest(
             retry_after = rate_limit_consume(write_key=write_key, messages=len(items), now=now)
             if retry_after:
                 return _error(
-                    429, "rate_limited", "write key is over its rate limit",
+                    429,
+                    "rate_limited",
+                    "write key is over its rate limit",
                     Retry_After=str(retry_after),
                 )
             result = messages_ingest(
-                product=product, items=items, received_at=now, source=SOURCE_API,
+                product=product,
+                items=items,
+                received_at=now,
+                source=SOURCE_API,
                 write_key=write_key,
             )
     except (OperationalError, InterfaceError):
         logger.warning("tracking API: database unavailable", exc_info=True)
         return _error(
-            503, "unavailable", "storage is unavailable, retry later",
+            503,
+            "unavailable",
+            "storage is unavailable, retry later",
             Retry_After=str(DB_RETRY_AFTER_SECONDS),
         )
     # orjson: a 500-message batch's answer lists 500 results.

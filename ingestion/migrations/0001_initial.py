@@ -6,234 +6,376 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('tenancy', '0001_initial'),
+        ("tenancy", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Event',
+            name="Event",
             fields=[
-                ('id', models.BigIntegerField(primary_key=True, serialize=False)),
-                ('event_time', models.DateTimeField()),
-                ('received_at', models.DateTimeField()),
-                ('type', models.SmallIntegerField()),
-                ('message_id', models.CharField(max_length=512)),
-                ('user_pk', models.BigIntegerField(null=True)),
-                ('anonymous_id', models.CharField(max_length=512, null=True)),
-                ('account_pk', models.BigIntegerField(null=True)),
-                ('context_account_pk', models.BigIntegerField(null=True)),
-                ('event_key_id', models.IntegerField(null=True)),
-                ('warning', models.TextField(null=True)),
-                ('raw', models.JSONField()),
+                ("id", models.BigIntegerField(primary_key=True, serialize=False)),
+                ("event_time", models.DateTimeField()),
+                ("received_at", models.DateTimeField()),
+                ("type", models.SmallIntegerField()),
+                ("message_id", models.CharField(max_length=512)),
+                ("user_pk", models.BigIntegerField(null=True)),
+                ("anonymous_id", models.CharField(max_length=512, null=True)),
+                ("account_pk", models.BigIntegerField(null=True)),
+                ("context_account_pk", models.BigIntegerField(null=True)),
+                ("event_key_id", models.IntegerField(null=True)),
+                ("warning", models.TextField(null=True)),
+                ("raw", models.JSONField()),
             ],
             options={
-                'db_table': 'ingestion_event',
-                'abstract': False,
-                'managed': False,
-                'base_manager_name': 'dangerously_unscoped',
-                'default_manager_name': 'dangerously_unscoped',
+                "db_table": "ingestion_event",
+                "abstract": False,
+                "managed": False,
+                "base_manager_name": "dangerously_unscoped",
+                "default_manager_name": "dangerously_unscoped",
             },
             managers=[
-                ('dangerously_unscoped', django.db.models.manager.Manager()),
+                ("dangerously_unscoped", django.db.models.manager.Manager()),
             ],
         ),
         migrations.CreateModel(
-            name='SeenMessage',
+            name="SeenMessage",
             fields=[
-                ('pk', models.CompositePrimaryKey('product_id', 'message_id', blank=True, editable=False, primary_key=True, serialize=False)),
-                ('organization_id', models.BigIntegerField()),
-                ('product_id', models.BigIntegerField()),
-                ('message_id', models.CharField(max_length=512)),
+                (
+                    "pk",
+                    models.CompositePrimaryKey(
+                        "product_id",
+                        "message_id",
+                        blank=True,
+                        editable=False,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+                ("organization_id", models.BigIntegerField()),
+                ("product_id", models.BigIntegerField()),
+                ("message_id", models.CharField(max_length=512)),
             ],
         ),
         migrations.CreateModel(
-            name='Account',
+            name="Account",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('external_id', models.CharField(max_length=512)),
-                ('name', models.CharField(blank=True, max_length=512)),
-                ('traits', models.JSONField(default=dict)),
-                ('first_seen_at', models.DateTimeField()),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='tenancy.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("external_id", models.CharField(max_length=512)),
+                ("name", models.CharField(blank=True, max_length=512)),
+                ("traits", models.JSONField(default=dict)),
+                ("first_seen_at", models.DateTimeField()),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="tenancy.organization"
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
-                'base_manager_name': 'dangerously_unscoped',
-                'default_manager_name': 'dangerously_unscoped',
+                "abstract": False,
+                "base_manager_name": "dangerously_unscoped",
+                "default_manager_name": "dangerously_unscoped",
             },
             managers=[
-                ('dangerously_unscoped', django.db.models.manager.Manager()),
+                ("dangerously_unscoped", django.db.models.manager.Manager()),
             ],
         ),
         migrations.CreateModel(
-            name='EndUser',
+            name="EndUser",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('external_id', models.CharField(max_length=512)),
-                ('traits', models.JSONField(default=dict)),
-                ('first_seen_at', models.DateTimeField()),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='tenancy.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("external_id", models.CharField(max_length=512)),
+                ("traits", models.JSONField(default=dict)),
+                ("first_seen_at", models.DateTimeField()),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="tenancy.organization"
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
-                'base_manager_name': 'dangerously_unscoped',
-                'default_manager_name': 'dangerously_unscoped',
+                "abstract": False,
+                "base_manager_name": "dangerously_unscoped",
+                "default_manager_name": "dangerously_unscoped",
             },
             managers=[
-                ('dangerously_unscoped', django.db.models.manager.Manager()),
+                ("dangerously_unscoped", django.db.models.manager.Manager()),
             ],
         ),
         migrations.CreateModel(
-            name='AccountMembership',
+            name="AccountMembership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('event_time', models.DateTimeField()),
-                ('event_id', models.BigIntegerField()),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='ingestion.account')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='tenancy.organization')),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='tenancy.product')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='ingestion.enduser')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("event_time", models.DateTimeField()),
+                ("event_id", models.BigIntegerField()),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="ingestion.account"
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="tenancy.organization"
+                    ),
+                ),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="tenancy.product"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="ingestion.enduser"
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
-                'base_manager_name': 'dangerously_unscoped',
-                'default_manager_name': 'dangerously_unscoped',
+                "abstract": False,
+                "base_manager_name": "dangerously_unscoped",
+                "default_manager_name": "dangerously_unscoped",
             },
             managers=[
-                ('dangerously_unscoped', django.db.models.manager.Manager()),
+                ("dangerously_unscoped", django.db.models.manager.Manager()),
             ],
         ),
         migrations.CreateModel(
-            name='EventKey',
+            name="EventKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(max_length=8)),
-                ('name', models.CharField(max_length=1024)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='tenancy.organization')),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='tenancy.product')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("kind", models.CharField(max_length=8)),
+                ("name", models.CharField(max_length=1024)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="tenancy.organization"
+                    ),
+                ),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="tenancy.product"
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
-                'base_manager_name': 'dangerously_unscoped',
-                'default_manager_name': 'dangerously_unscoped',
+                "abstract": False,
+                "base_manager_name": "dangerously_unscoped",
+                "default_manager_name": "dangerously_unscoped",
             },
             managers=[
-                ('dangerously_unscoped', django.db.models.manager.Manager()),
+                ("dangerously_unscoped", django.db.models.manager.Manager()),
             ],
         ),
         migrations.CreateModel(
-            name='IngestCounter',
+            name="IngestCounter",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('accepted', models.BigIntegerField(default=0)),
-                ('rejected', models.BigIntegerField(default=0)),
-                ('duplicate', models.BigIntegerField(default=0)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='tenancy.organization')),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='tenancy.product')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("day", models.DateField()),
+                ("accepted", models.BigIntegerField(default=0)),
+                ("rejected", models.BigIntegerField(default=0)),
+                ("duplicate", models.BigIntegerField(default=0)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="tenancy.organization"
+                    ),
+                ),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="tenancy.product"
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
-                'base_manager_name': 'dangerously_unscoped',
-                'default_manager_name': 'dangerously_unscoped',
+                "abstract": False,
+                "base_manager_name": "dangerously_unscoped",
+                "default_manager_name": "dangerously_unscoped",
             },
             managers=[
-                ('dangerously_unscoped', django.db.models.manager.Manager()),
+                ("dangerously_unscoped", django.db.models.manager.Manager()),
             ],
         ),
         migrations.CreateModel(
-            name='RejectedMessage',
+            name="RejectedMessage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('received_at', models.DateTimeField()),
-                ('source', models.CharField(max_length=16)),
-                ('line_number', models.IntegerField(blank=True, null=True)),
-                ('reason', models.CharField(max_length=500)),
-                ('payload', models.TextField()),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='tenancy.organization')),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='tenancy.product')),
-                ('write_key', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='tenancy.writekey')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("received_at", models.DateTimeField()),
+                ("source", models.CharField(max_length=16)),
+                ("line_number", models.IntegerField(blank=True, null=True)),
+                ("reason", models.CharField(max_length=500)),
+                ("payload", models.TextField()),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="tenancy.organization"
+                    ),
+                ),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="tenancy.product"
+                    ),
+                ),
+                (
+                    "write_key",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="tenancy.writekey",
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
-                'base_manager_name': 'dangerously_unscoped',
-                'default_manager_name': 'dangerously_unscoped',
+                "abstract": False,
+                "base_manager_name": "dangerously_unscoped",
+                "default_manager_name": "dangerously_unscoped",
             },
             managers=[
-                ('dangerously_unscoped', django.db.models.manager.Manager()),
+                ("dangerously_unscoped", django.db.models.manager.Manager()),
             ],
         ),
         migrations.CreateModel(
-            name='TouchedDay',
+            name="TouchedDay",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='tenancy.organization')),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='tenancy.product')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("day", models.DateField()),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="tenancy.organization"
+                    ),
+                ),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="tenancy.product"
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
-                'base_manager_name': 'dangerously_unscoped',
-                'default_manager_name': 'dangerously_unscoped',
+                "abstract": False,
+                "base_manager_name": "dangerously_unscoped",
+                "default_manager_name": "dangerously_unscoped",
             },
             managers=[
-                ('dangerously_unscoped', django.db.models.manager.Manager()),
+                ("dangerously_unscoped", django.db.models.manager.Manager()),
             ],
         ),
         migrations.CreateModel(
-            name='TraitsChange',
+            name="TraitsChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('subject', models.CharField(max_length=8)),
-                ('subject_pk', models.BigIntegerField()),
-                ('event_time', models.DateTimeField()),
-                ('event_id', models.BigIntegerField()),
-                ('traits', models.JSONField()),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='tenancy.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("subject", models.CharField(max_length=8)),
+                ("subject_pk", models.BigIntegerField()),
+                ("event_time", models.DateTimeField()),
+                ("event_id", models.BigIntegerField()),
+                ("traits", models.JSONField()),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="tenancy.organization"
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
-                'base_manager_name': 'dangerously_unscoped',
-                'default_manager_name': 'dangerously_unscoped',
+                "abstract": False,
+                "base_manager_name": "dangerously_unscoped",
+                "default_manager_name": "dangerously_unscoped",
             },
             managers=[
-                ('dangerously_unscoped', django.db.models.manager.Manager()),
+                ("dangerously_unscoped", django.db.models.manager.Manager()),
             ],
         ),
         migrations.AddConstraint(
-            model_name='account',
-            constraint=models.UniqueConstraint(fields=('organization', 'external_id'), name='uniq_account'),
+            model_name="account",
+            constraint=models.UniqueConstraint(
+                fields=("organization", "external_id"), name="uniq_account"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='enduser',
-            constraint=models.UniqueConstraint(fields=('organization', 'external_id'), name='uniq_enduser'),
+            model_name="enduser",
+            constraint=models.UniqueConstraint(
+                fields=("organization", "external_id"), name="uniq_enduser"
+            ),
         ),
         migrations.AddIndex(
-            model_name='accountmembership',
-            index=models.Index(fields=['user', 'event_time'], name='membership_user_time'),
+            model_name="accountmembership",
+            index=models.Index(fields=["user", "event_time"], name="membership_user_time"),
         ),
         migrations.AddConstraint(
-            model_name='eventkey',
-            constraint=models.UniqueConstraint(fields=('product', 'kind', 'name'), name='uniq_event_key'),
+            model_name="eventkey",
+            constraint=models.UniqueConstraint(
+                fields=("product", "kind", "name"), name="uniq_event_key"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ingestcounter',
-            constraint=models.UniqueConstraint(fields=('product', 'day'), name='uniq_ingest_counter'),
+            model_name="ingestcounter",
+            constraint=models.UniqueConstraint(
+                fields=("product", "day"), name="uniq_ingest_counter"
+            ),
         ),
         migrations.AddIndex(
-            model_name='rejectedmessage',
-            index=models.Index(fields=['product', '-received_at'], name='rejected_recent'),
+            model_name="rejectedmessage",
+            index=models.Index(fields=["product", "-received_at"], name="rejected_recent"),
         ),
         migrations.AddConstraint(
-            model_name='touchedday',
-            constraint=models.UniqueConstraint(fields=('product', 'day'), name='uniq_touched_day'),
+            model_name="touchedday",
+            constraint=models.UniqueConstraint(fields=("product", "day"), name="uniq_touched_day"),
         ),
         migrations.AddIndex(
-            model_name='traitschange',
-            index=models.Index(fields=['subject', 'subject_pk', 'event_time'], name='traits_subject'),
+            model_name="traitschange",
+            index=models.Index(
+                fields=["subject", "subject_pk", "event_time"], name="traits_subject"
+            ),
         ),
     ]

@@ -211,7 +211,9 @@ def test_it_refuses_a_gzip_bomb(client, key):
 
 def test_it_answers_400_for_broken_gzip(client, key):
     response = _post(
-        client, "/v1/batch", b"not gzip",
+        client,
+        "/v1/batch",
+        b"not gzip",
         headers={**_basic(key[1]), "HTTP_CONTENT_ENCODING": "gzip"},
     )
     assert response.status_code == 400
@@ -282,9 +284,7 @@ def test_it_writes_into_the_key_s_product_only(client, key, product, other_produ
     message = _track()
     response = _post(client, "/v1/batch", {"batch": [message]}, headers=_basic(other_raw_key))
     assert response.json()["accepted"] == 1
-    assert _events(message["messageId"]) == [
-        (other_product.organization_id, other_product.pk)
-    ]
+    assert _events(message["messageId"]) == [(other_product.organization_id, other_product.pk)]
     # The same messageId is new for product A: dedup is per product.
     response = _post(client, "/v1/batch", {"batch": [message]}, headers=_basic(key[1]))
     assert response.json()["accepted"] == 1

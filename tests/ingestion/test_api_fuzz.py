@@ -18,8 +18,20 @@ pytestmark = pytest.mark.django_db
 
 ENDPOINTS = ["batch", "b", "identify", "group", "track", "page", "screen"]
 SEGMENT_KEYS = [
-    "type", "userId", "anonymousId", "groupId", "event", "name", "properties", "traits",
-    "context", "timestamp", "originalTimestamp", "sentAt", "messageId", "writeKey",
+    "type",
+    "userId",
+    "anonymousId",
+    "groupId",
+    "event",
+    "name",
+    "properties",
+    "traits",
+    "context",
+    "timestamp",
+    "originalTimestamp",
+    "sentAt",
+    "messageId",
+    "writeKey",
 ]
 FUZZ = settings(
     max_examples=60,
@@ -31,13 +43,8 @@ FUZZ = settings(
 text = st.text(alphabet=st.characters(codec="utf-8"), max_size=20)
 ints = st.integers(min_value=-(2**63), max_value=2**63 - 1)  # what JSON parsers accept
 json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | ints
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | text,
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(text, children, max_size=4),
+    st.none() | st.booleans() | ints | st.floats(allow_nan=False, allow_infinity=False) | text,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(text, children, max_size=4),
     max_leaves=12,
 )
 # Every representable year, offsets included: far-off ones must be rejected, not crash.
@@ -130,21 +137,30 @@ def test_it_never_fails_on_segmentish_messages(auth, endpoint):
         {"userId": "u\x00"},
         {"event": "e\x00"},
         {"timestamp": "0001-01-01T00:00:00+01:00"},
-        {"timestamp": None, "sentAt": "9999-12-31T00:00:00Z",
-         "originalTimestamp": "2001-01-01T00:00:00Z"},
+        {
+            "timestamp": None,
+            "sentAt": "9999-12-31T00:00:00Z",
+            "originalTimestamp": "2001-01-01T00:00:00Z",
+        },
     ],
     ids=["nul-message-id", "nul-user-id", "nul-event", "year-1", "huge-skew"],
 )
 def test_it_rejects_known_crashers_instead_of_failing(auth, extra):
     message = {
-        "type": "track", "event": "x", "userId": "u", "messageId": "m1",
-        "timestamp": "2026-01-01T00:00:00Z", **extra,
+        "type": "track",
+        "event": "x",
+        "userId": "u",
+        "messageId": "m1",
+        "timestamp": "2026-01-01T00:00:00Z",
+        **extra,
     }
     message = {key: value for key, value in message.items() if value is not None}
     client = Client(raise_request_exception=False)
     response = client.post(
-        "/v1/batch", data=orjson.dumps({"batch": [message]}),
-        content_type="application/json", **auth,
+        "/v1/batch",
+        data=orjson.dumps({"batch": [message]}),
+        content_type="application/json",
+        **auth,
     )
     _check(response)
     assert response.json()["rejected"] == 1
