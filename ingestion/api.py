@@ -1,5 +1,7 @@
-"""Segment's tracking API (what analytics-python and rudder-sdk-python send): /v1/batch and
-the single-message endpoints. Views parse, authenticate and call `messages_ingest`.
+"""Segment's tracking API (what analytics-python, rudder-sdk-python and the browser SDKs
+send): /v1/batch and the single-message endpoints (ingestion/urls.py lists their paths).
+CORS for the browser SDKs is django-cors-headers' (settings, CORS_URLS_REGEX). Views
+parse, authenticate and call `messages_ingest`.
 
 The organization and product come from the write key only, never from the payload.
 """
@@ -140,7 +142,8 @@ def _single_items(body: dict[str, Any], *, type_name: str) -> list[RawItem]:
 
 
 def _raw_write_key(request: HttpRequest, body: dict[str, Any]) -> str | None:
-    """HTTP Basic username (password empty), as Segment does, else "writeKey" in the body."""
+    """HTTP Basic username (password empty), as Segment does, else "writeKey" in the body,
+    else the `writeKey` query parameter."""
     scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "basic":
         try:
@@ -149,6 +152,9 @@ def _raw_write_key(request: HttpRequest, body: dict[str, Any]) -> str | None:
             return None
         return decoded.partition(":")[0] or None
     key = body.get("writeKey")
+    if key is None:
+        # navigator.sendBeacon cannot set headers: RudderStack's beacon names it in the URL.
+        key = request.GET.get("writeKey")
     # Keys are ASCII; anything else (a lone surrogate, say) cannot match and cannot be hashed.
     return key if isinstance(key, str) and key and key.isascii() else None
 
@@ -228,3 +234,5 @@ group = _single_message_view("group")
 track = _single_message_view("track")
 page = _single_message_view("page")
 screen = _single_message_view("screen")
+# Not a type Vitals takes (SPEC section 2): answered 200 with the message rejected.
+alias = _single_message_view("alias")

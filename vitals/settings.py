@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from corsheaders.defaults import default_headers as cors_default_headers
 from django.utils.csp import CSP
 
 from vitals.embedded_db import embedded_database_url
@@ -48,9 +49,12 @@ INSTALLED_APPS = [
     "settings_admin",
     "api",
     "axes",
+    "corsheaders",
 ]
 
 MIDDLEWARE = [
+    # First: answers the browser SDKs' preflights on the tracking API (CORS_URLS_REGEX).
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -168,6 +172,17 @@ AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_CALLABLE = "vitals.tenancy.login.login_username"
 AXES_CLIENT_IP_CALLABLE = "vitals.tenancy.login.client_address"
 AXES_LOCKOUT_CALLABLE = "vitals.tenancy.login.locked_out_response"
+
+# Browser SDKs (analytics.js, RudderStack's JS SDK) post to the tracking API from the
+# customer's own site: any origin may, without cookies (the write key authenticates), on
+# the tracking paths only. Every other URL keeps the same-origin policy.
+CORS_URLS_REGEX = r"^/(beacon/)?v1/"
+CORS_ALLOW_ALL_ORIGINS = True
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_METHODS = ("OPTIONS", "POST")
+CORS_ALLOW_HEADERS = (*cors_default_headers, "anonymousid", "content-encoding")
+CORS_EXPOSE_HEADERS = ("Retry-After",)
+CORS_PREFLIGHT_MAX_AGE = 86400
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -201,6 +201,14 @@ ROUTES: dict[str, Route] = {
     "ingest_track": _ingestion(),
     "ingest_page": _ingestion(),
     "ingest_screen": _ingestion(),
+    "ingest_alias": _ingestion(),
+    "ingest_identify_short": _ingestion(),
+    "ingest_group_short": _ingestion(),
+    "ingest_track_short": _ingestion(),
+    "ingest_page_short": _ingestion(),
+    "ingest_screen_short": _ingestion(),
+    "ingest_alias_short": _ingestion(),
+    "ingest_beacon_batch": _ingestion(),
     # --- REST API ------------------------------------------------------------------------------
     # The OpenAPI schema describes the API's shape only, no data: public.
     "api_schema": Route(get=everyone(200), post=everyone(405)),
