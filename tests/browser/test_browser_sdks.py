@@ -1,7 +1,8 @@
-"""analytics.js (Segment's analytics-next, vendored by scripts/vendor_test_sdks.sh) in
-Chromium on a customer's page of another origin, pointed at a live Vitals: cross-origin
-posts with the write key in a text/plain body, on the one-letter paths. Every call lands
-once in the key's product, except `alias`, refused with its reason."""
+"""The browser SDKs (vendored by scripts/vendor_test_sdks.sh) in Chromium, on a customer's
+page of another origin, pointed at a live Vitals: analytics.js (Segment's analytics-next)
+posts text/plain bodies with the write key inside to its one-letter paths; RudderStack's
+JS SDK posts JSON with Basic auth and an AnonymousId header (a CORS preflight), or beacons
+with the key in the query string. Every call lands once in the key's product."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ import functools
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import pytest
 from django.db import connection
-from playwright.sync_api import Browser, Route
+from playwright.sync_api import Browser, Response, Route
 
 from vitals.tenancy.services import write_key_create
 
@@ -64,54 +66,101 @@ def _rejected_reasons(product_id: int) -> list[str]:
         return [row[0] for row in cursor.fetchall()]
 
 
+@dataclass
+class Visit:
+    """What a customer page's SDK did: its calls' types and messageIds, the responses of
+    Vitals it got, and any request that tried to leave the machine."""
+
+    sent: list[dict[str, str]]
+    responses: list[tuple[str, str, int, str | None]] = field(default_factory=list)
+    authorized: list[str] = field(default_factory=list)  # paths posted with Authorization
+    outside: list[str] = field(default_factory=list)
+
+
+def _visit(browser: Browser, live_server, url: str) -> Visit:
+    vitals = urlsplit(live_server.url).netloc
+    context = browser.new_context()
+    visit = Visit(sent=[])
+
+    def only_loopback(route: Route) -> None:
+        # Nothing may leave the machine: the SDK must need no vendor's server at all.
+        if urlsplit(route.request.url).hostname in ("127.0.0.1", "localhost"):
+            route.continue_()
+        else:
+            visit.outside.append(route.request.url)
+            route.abort()
+
+    def record(response: Response) -> None:
+        if vitals in response.url:
+            allow = response.headers.get("access-control-allow-origin")
+            path = urlsplit(response.url).path
+            visit.responses.append((response.request.method, path, response.status, allow))
+            if "authorization" in response.request.headers:
+                visit.authorized.append(path)
+
+    context.route("**/*", only_loopback)
+    page = context.new_page()
+    page.on("response", record)
+    page.goto(url)
+    visit.sent = page.evaluate("window.sent")
+    page.wait_for_timeout(300)  # a beacon's answer arrives after the page stopped waiting
+    context.close()
+    return visit
+
+
+def _wait_stored(message_ids: list[str]) -> dict[str, tuple[int, int, int]]:
+    deadline = time.monotonic() + 10
+    while len(_stored(message_ids)) < len(message_ids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return _stored(message_ids)
+
+
 def test_analytics_js_from_another_site_lands_every_call_once(
     browser: Browser, live_server, customer_site, product
 ):
     raw_key = write_key_create(product=product)[1]
     vitals = urlsplit(live_server.url).netloc
-    context = browser.new_context()
-    outside: list[str] = []
-    posts: list[tuple[str, int, str | None]] = []
-
-    def only_loopback(route: Route) -> None:
-        # Nothing may leave the machine: the SDK must need no Segment server at all.
-        if urlsplit(route.request.url).hostname in ("127.0.0.1", "localhost"):
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", only_loopback)
-    page = context.new_page()
-    page.on(
-        "response",
-        lambda response: (
-            vitals in response.url
-            and posts.append(
-                (
-                    urlsplit(response.url).path,
-                    response.status,
-                    response.headers.get("access-control-allow-origin"),
-                )
-            )
-        ),
-    )
     query = urlencode({"writeKey": raw_key, "apiHost": f"{vitals}/v1"})
-    page.goto(f"{customer_site}/analytics_next.html?{query}")
-    sent = page.evaluate("window.sent")
+    visit = _visit(browser, live_server, f"{customer_site}/analytics_next.html?{query}")
 
-    assert [call["type"] for call in sent] == ["identify", "group", "track", "page", "alias"]
-    message_ids = [call["messageId"] for call in sent]
-    expected = {(product.organization_id, product.pk)}
-    deadline = time.monotonic() + 10
-    while len(_stored(message_ids[:4])) < 4 and time.monotonic() < deadline:
-        time.sleep(0.2)
-    stored = _stored(message_ids)
-    assert set(stored) == set(message_ids[:4]), (stored, posts, outside)
-    assert {row[0] for row in stored.values()} == {1}
-    assert {row[1:] for row in stored.values()} == expected
+    assert [call["type"] for call in visit.sent] == ["identify", "group", "track", "page", "alias"]
+    message_ids = [call["messageId"] for call in visit.sent]
+    stored = _wait_stored(message_ids[:4])
+    assert set(stored) == set(message_ids[:4]), visit
+    assert set(stored.values()) == {(1, product.organization_id, product.pk)}
+    assert _stored(message_ids[4:]) == {}
     assert any("alias" in reason for reason in _rejected_reasons(product.pk))
     # Cross-origin posts, readable by the page (CORS), on analytics.js's own paths.
-    assert {path for path, _, _ in posts} >= {"/v1/i", "/v1/g", "/v1/t", "/v1/p", "/v1/a"}
-    assert all(status == 200 and allow == "*" for _, status, allow in posts), posts
-    context.close()
+    paths = {path for _, path, _, _ in visit.responses}
+    assert paths >= {"/v1/i", "/v1/g", "/v1/t", "/v1/p", "/v1/a"}, visit
+    assert all(status == 200 and allow == "*" for _, _, status, allow in visit.responses), visit
+    assert visit.outside == []
+
+
+@pytest.mark.parametrize("beacon", [False, True], ids=["xhr", "beacon"])
+def test_rudderstack_js_from_another_site_lands_every_call_once(
+    browser: Browser, live_server, customer_site, product, beacon
+):
+    raw_key = write_key_create(product=product)[1]
+    query = {"writeKey": raw_key, "dataPlaneUrl": live_server.url, "beacon": int(beacon)}
+    visit = _visit(browser, live_server, f"{customer_site}/rudderstack.html?{urlencode(query)}")
+
+    assert sorted(call["type"] for call in visit.sent) == ["group", "identify", "page", "track"]
+    message_ids = [call["messageId"] for call in visit.sent]
+    stored = _wait_stored(message_ids)
+    assert set(stored) == set(message_ids), visit
+    assert set(stored.values()) == {(1, product.organization_id, product.pk)}
+    posts = [
+        (path, status, allow) for method, path, status, allow in visit.responses if method == "POST"
+    ]
+    if beacon:
+        # The page never reads a beacon's answer (no CORS needed): it must only be taken.
+        assert {path for path, _, _ in posts} == {"/beacon/v1/batch"}, visit
+        assert all(status == 200 for _, status, _ in posts), visit
+    else:
+        # JSON with Authorization and AnonymousId headers: not a "simple" request, so the
+        # browser sent it only after our answer to its preflight allowed them.
+        assert {path for path, _, _ in posts} >= {"/v1/identify", "/v1/track"}, visit
+        assert set(visit.authorized) == {path for path, _, _ in posts}, visit
+        assert all(status == 200 and allow == "*" for _, status, allow in posts), visit
+    assert visit.outside == []
