@@ -1,7 +1,8 @@
 """Segment's tracking API, mounted at /v1/ (and the batch at /beacon/v1/batch).
 
 Besides the full names, the paths the SDKs use: analytics.js posts each call to the
-initial of its type (`/v1/t`, `/v1/p`, ...) and batches to `/v1/b`; RudderStack's JS
+initial of its type (`/v1/t`, `/v1/p`, ...) and batches to `/v1/b`; the older server
+SDKs (Java, Ruby) batch to `/v1/import`; RudderStack's JS
 SDK sends `navigator.sendBeacon` batches to `/beacon/v1/batch?writeKey=...`. `alias` is
 not a type Vitals takes: its paths answer 200 with the message rejected and its reason
 (kept in quarantine), so an SDK does not retry it forever.
@@ -14,6 +15,9 @@ from ingestion import api
 urlpatterns = [
     path("batch", api.batch, name="ingest_batch"),
     path("b", api.batch, name="ingest_batch_alias"),
+    # The older server SDKs' batch path (analytics-java posts to `v1/import/`).
+    path("import", api.batch, name="ingest_import"),
+    path("import/", api.batch, name="ingest_import_slash"),
     path("identify", api.identify, name="ingest_identify"),
     path("group", api.group, name="ingest_group"),
     path("track", api.track, name="ingest_track"),

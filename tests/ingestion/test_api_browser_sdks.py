@@ -161,3 +161,17 @@ def test_it_refuses_alias_with_a_reason_and_keeps_it(client, raw_key, product, p
     assert _stored(message["messageId"]) == []
     kept = RejectedMessage.dangerously_unscoped.get(product=product)
     assert "alias" in kept.reason and "writeKey" not in kept.payload
+
+
+@pytest.mark.parametrize("path", ["/v1/import", "/v1/import/", "/v1/b"])
+def test_it_takes_batches_on_the_other_sdks_paths(client, raw_key, product, path):
+    message = _message("track", event="Report Exported")
+    token = base64.b64encode(f"{raw_key}:".encode()).decode()
+    response = client.post(
+        path,
+        data=orjson.dumps({"batch": [message]}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Basic {token}",
+    )
+    assert response.status_code == 200, response.content
+    assert _stored(message["messageId"]) == [(product.organization_id, product.pk, "track")]

@@ -209,6 +209,8 @@ ROUTES: dict[str, Route] = {
     "ingest_screen_short": _ingestion(),
     "ingest_alias_short": _ingestion(),
     "ingest_beacon_batch": _ingestion(),
+    "ingest_import": _ingestion(),
+    "ingest_import_slash": _ingestion(),
     # --- REST API ------------------------------------------------------------------------------
     # The OpenAPI schema describes the API's shape only, no data: public.
     "api_schema": Route(get=everyone(200), post=everyone(405)),
