@@ -98,6 +98,13 @@ def _dict_field(message: dict[str, Any], field: str) -> dict[str, Any]:
     return value
 
 
+def identify_context_traits(context: dict[str, Any]) -> dict[str, Any]:
+    """An identify's traits when it has none of its own: RudderStack's SDKs send them in
+    `context.traits` only (storage.py reads them the same way, in SQL)."""
+    value = context.get("traits")
+    return value if isinstance(value, dict) else {}
+
+
 # A \u0000 escape, not an escaped backslash followed by "u0000": an even run of backslashes
 # before it (JSON escapes a backslash as two).
 _NUL_ESCAPE = re.compile(rb"(?<!\\)((?:\\\\)*)\\u0000")
@@ -247,6 +254,8 @@ def normalize(
     context = _dict_field(message, "context")
     properties = _dict_field(message, "properties")
     traits = _dict_field(message, "traits")
+    if type_code == 4 and not traits:
+        traits = identify_context_traits(context)
     context_group_id = _optional_id(context, "groupId") if "groupId" in context else None
 
     group_id: str | None = None

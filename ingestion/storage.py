@@ -411,12 +411,17 @@ _NAMES_SQL = """
 
 
 # `group` calls (and `identify` with traits.accountId) into the membership history;
-# traits of identify and group calls into the traits changes. The chunk's identify and
-# group calls (a few percent of it) are copied to ingest_identity first, so the statements
-# about them do not each read the stage.
+# traits of identify and group calls into the traits changes. An identify without traits
+# of its own takes `context.traits` (RudderStack's SDKs; normalize.identify_context_traits).
+# The chunk's identify and group calls (a few percent of it) are copied to ingest_identity
+# first, so the statements about them do not each read the stage.
 _MEMBERSHIPS_SQL = """
         INSERT INTO ingest_identity (type, user_pk, account_pk, event_time, id, traits)
-        SELECT s.type, u.pk, a.pk, s.event_time, s.id, s.raw->'traits'
+        SELECT s.type, u.pk, a.pk, s.event_time, s.id,
+               CASE WHEN s.type = 4 AND coalesce(s.raw->'traits', '{}'::jsonb)
+                                        IN ('{}'::jsonb, 'null'::jsonb)
+                         AND jsonb_typeof(s.raw->'context'->'traits') = 'object'
+                    THEN s.raw->'context'->'traits' ELSE s.raw->'traits' END
         FROM ingest_stage s
         LEFT JOIN ingest_user u ON u.ext = s.user_ext
         LEFT JOIN ingest_account a ON a.ext = s.group_ext

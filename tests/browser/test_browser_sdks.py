@@ -150,6 +150,12 @@ def test_rudderstack_js_from_another_site_lands_every_call_once(
     stored = _wait_stored(message_ids)
     assert set(stored) == set(message_ids), visit
     assert set(stored.values()) == {(1, product.organization_id, product.pk)}
+    # Its identify carries the traits in context.traits only: they are still the user's.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT traits->>'email' FROM ingestion_enduser WHERE external_id = 'rudder-user'"
+        )
+        assert cursor.fetchall() == [("r@customer.test",)]
     posts = [
         (path, status, allow) for method, path, status, allow in visit.responses if method == "POST"
     ]
