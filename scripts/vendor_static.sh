@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# Vendors the front-end assets into static/vendor/ from the npm registry.
+# Vendors the front-end assets into static/vendor/ from the npm registry, and the browser
+# tracking SDKs the tests drive into tests/browser/sdk/ (test fixtures: Vitals serves none).
 # The result is committed: at run time Vitals never loads anything from a CDN.
-# To upgrade, change a version below, run this script and commit static/vendor/.
+# To upgrade, change a version below, run this script and commit both folders.
 set -euo pipefail
 
 BOOTSTRAP_VERSION="5.3.8"
 HTMX_VERSION="2.0.11"  # htmx 2 on purpose: django-htmx and our hx-* usage target 2.x
+ANALYTICS_NEXT_VERSION="1.84.3"  # @segment/analytics-next: what analytics.js is today
+RUDDERSTACK_JS_VERSION="3.34.1"  # @rudderstack/analytics-js (v3)
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 vendor_dir="$repo_root/static/vendor"
+sdk_dir="$repo_root/tests/browser/sdk"
 work_dir="$(mktemp -d)"
 trap 'rm -rf "$work_dir"' EXIT
 
@@ -40,4 +44,28 @@ echo "htmx.org@$HTMX_VERSION" > "$vendor_dir/htmx/VERSION"
 # `collectstatic` rewrites every sourceMappingURL and fails on a missing target.
 find "$vendor_dir" -name '*.min.*' -exec sed -i '/sourceMappingURL=/d' {} +
 
-echo "Vendored bootstrap@$BOOTSTRAP_VERSION and htmx.org@$HTMX_VERSION into static/vendor/"
+
+# --- test fixtures: the browser SDKs (tests/browser/test_browser_sdks.py) ---
+fetch @segment/analytics-next "$ANALYTICS_NEXT_VERSION"
+fetch @rudderstack/analytics-js "$RUDDERSTACK_JS_VERSION"
+
+target="$sdk_dir/analytics-next"
+rm -rf "$target"
+mkdir -p "$target"
+# The UMD build and the chunks it loads on demand (no source maps, no pre-gzipped copies).
+find "$work_dir/@segment/analytics-next/package/dist/umd" -maxdepth 1 -name '*.js' ! -name 'standalone.js' \
+    -exec cp {} "$target/" \;
+cp "$work_dir/@segment/analytics-next/package/LICENSE.MD" "$target/LICENSE.MD"
+echo "@segment/analytics-next@$ANALYTICS_NEXT_VERSION" > "$target/VERSION"
+
+# The build with its plugins bundled: the default one loads them from RudderStack's CDN.
+target="$sdk_dir/rudderstack"
+rudder="$work_dir/@rudderstack/analytics-js/package"
+rm -rf "$target"
+mkdir -p "$target"
+cp "$rudder/dist/npm/modern/bundled/umd/index.js" "$target/index.js"
+cp "$rudder/LICENSE.md" "$target/LICENSE.md"
+echo "@rudderstack/analytics-js@$RUDDERSTACK_JS_VERSION (modern, bundled UMD)" > "$target/VERSION"
+
+echo "Vendored bootstrap@$BOOTSTRAP_VERSION and htmx.org@$HTMX_VERSION into static/vendor/,"
+echo "analytics-next@$ANALYTICS_NEXT_VERSION and analytics-js@$RUDDERSTACK_JS_VERSION into tests/browser/sdk/"

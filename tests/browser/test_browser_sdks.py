@@ -1,4 +1,4 @@
-"""The browser SDKs (vendored by scripts/vendor_test_sdks.sh) in Chromium, on a customer's
+"""The browser SDKs (vendored by scripts/vendor_static.sh) in Chromium, on a customer's
 page of another origin, pointed at a live Vitals: analytics.js (Segment's analytics-next)
 posts text/plain bodies with the write key inside to its one-letter paths; RudderStack's
 JS SDK posts JSON with Basic auth and an AnonymousId header (a CORS preflight), or beacons
