@@ -24,6 +24,7 @@ TYPES = {"identify", "group", "track", "page", "screen"}
 ACTIVITY = {"track", "page", "screen"}
 SESSION_GAP = timedelta(minutes=30)
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+FUTURE_TOLERANCE = timedelta(days=1)
 DEFAULT_THRESHOLDS = {
     "core_feature_usage": (30.0, 60.0),
     "active_user_coverage": (40.0, 70.0),
@@ -82,27 +83,34 @@ def parse_time(value: Any) -> datetime | None:
     return moment.astimezone(UTC)
 
 
-def event_time(message: dict, received_at: datetime) -> datetime | None:
-    """SPEC 2, Event time; `received_at` is the server's, unless the message brings one."""
-    received = parse_time(message.get("receivedAt")) or received_at
-    if "timestamp" in message:
-        return parse_time(message["timestamp"])
+def event_time(message: dict, received_at: datetime, *, keep_own: bool = True) -> datetime | None:
+    """SPEC 2, Event time. `received_at` is the server's; a file import keeps a message's
+    own receivedAt (`keep_own`), the HTTP API never trusts one. More than a day in the
+    future: the receive time (docs/metrics.md)."""
+    own = parse_time(message.get("receivedAt")) if keep_own else None
+    received = own or received_at
     sent, original = message.get("sentAt"), message.get("originalTimestamp")
-    if sent is not None and original is not None:
+    if "timestamp" in message:
+        moment = parse_time(message["timestamp"])
+    elif sent is not None and original is not None:
         sent_at, original_at = parse_time(sent), parse_time(original)
         if sent_at is None or original_at is None:
             return None
-        return received - (sent_at - original_at)
-    if original is not None:
-        return parse_time(original)
-    return received
+        moment = received - (sent_at - original_at)
+    elif original is not None:
+        moment = parse_time(original)
+    else:
+        moment = received
+    if moment is not None and moment > received + FUTURE_TOLERANCE:
+        return received
+    return moment
 
 
 def _nonempty(value: Any) -> bool:
     return isinstance(value, str) and value != ""
 
 
-def reject_reason(message: Any, received_at: datetime) -> str | None:
+def reject_reason(message: Any, received_at: datetime, *, keep_own: bool = True) -> str | None:
     if not isinstance(message, dict):
         return "not an object"
     if message.get("type") not in TYPES:
@@ -115,7 +123,7 @@ def reject_reason(message: Any, received_at: datetime) -> str | None:
         return "track without event"
     if message["type"] == "group" and not _nonempty(message.get("groupId")):
         return "group without groupId"
-    moment = event_time(message, received_at)
+    moment = event_time(message, received_at, keep_own=keep_own)
     if moment is None:
         return "bad time"
     if moment < EARLIEST:
@@ -125,26 +133,34 @@ def reject_reason(message: Any, received_at: datetime) -> str | None:
 
 @dataclass
 class Accepted:
-    messages: list[dict]  # with "_time": the event time
+    messages: list[dict] = field(default_factory=list)  # with "_time": the event time
     accepted: int = 0
     rejected: int = 0
     duplicate: int = 0
+    seen: set[str] = field(default_factory=set)
 
 
-def accept(items: Iterable[Any], received_at: datetime) -> Accepted:
-    """Validation and dedup (first messageId wins), in arrival order."""
-    result = Accepted(messages=[])
-    seen: set[str] = set()
+def accept(
+    items: Iterable[Any],
+    received_at: datetime,
+    *,
+    keep_own: bool = True,
+    into: Accepted | None = None,
+) -> Accepted:
+    """Validation and dedup (first messageId wins), in arrival order; `into` carries the
+    messages and counts of earlier batches."""
+    result = into if into is not None else Accepted()
     for message in items:
-        if reject_reason(message, received_at) is not None:
+        if reject_reason(message, received_at, keep_own=keep_own) is not None:
             result.rejected += 1
             continue
-        if message["messageId"] in seen:
+        if message["messageId"] in result.seen:
             result.duplicate += 1
             continue
-        seen.add(message["messageId"])
+        result.seen.add(message["messageId"])
         result.accepted += 1
-        result.messages.append({**message, "_time": event_time(message, received_at)})
+        moment = event_time(message, received_at, keep_own=keep_own)
+        result.messages.append({**message, "_time": moment})
     return result
 
 
@@ -329,8 +345,13 @@ def compute(messages: list[dict], config: dict, counts: Accepted | None = None) 
             return before[-1]
         return joined[0][1] if joined else None
 
-    # accounts known by the end of D, their traits (event-time order) and first day
-    traits: dict[str, dict[str, Any]] = {}
+    # An account's traits: every group call known, merged in event-time order, dated
+    # after D too (the CRM's current name and status, as memberships are; SPEC is silent).
+    traits: dict[str, dict[str, Any]] = defaultdict(dict)
+    for m in ordered:
+        if m["type"] == "group" and isinstance(m.get("traits"), dict):
+            traits[m["groupId"]].update(m["traits"])
+    # accounts known by the end of D and the day of the first message naming them
     first_day: dict[str, date] = {}
     members_by_d: set[str] = set()
     for m in ordered:
@@ -346,13 +367,10 @@ def compute(messages: list[dict], config: dict, counts: Accepted | None = None) 
         if m["type"] in ACTIVITY and (group := context_group(m)) is not None:
             named.append(group)
         for account in named:
-            traits.setdefault(account, {})
             first_day.setdefault(account, local_day(m["_time"]))
-        if m["type"] == "group" and isinstance(m.get("traits"), dict):
-            traits[m["groupId"]].update(m["traits"])
         if named and _nonempty(m.get("userId")):
             members_by_d.add(m["userId"])
-    known = sorted(traits)
+    known = sorted(first_day)
 
     activity = [
         Activity(
