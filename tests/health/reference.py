@@ -75,7 +75,7 @@ def parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        moment = datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(value.strip())
     except ValueError:
         return None
     if moment.tzinfo is None:
@@ -90,7 +90,7 @@ def event_time(message: dict, received_at: datetime, *, keep_own: bool = True) -
     own = parse_time(message.get("receivedAt")) if keep_own else None
     received = own or received_at
     sent, original = message.get("sentAt"), message.get("originalTimestamp")
-    if "timestamp" in message:
+    if message.get("timestamp") is not None:
         moment = parse_time(message["timestamp"])
     elif sent is not None and original is not None:
         sent_at, original_at = parse_time(sent), parse_time(original)
@@ -110,25 +110,70 @@ def _nonempty(value: Any) -> bool:
     return isinstance(value, str) and value != ""
 
 
-def reject_reason(message: Any, received_at: datetime, *, keep_own: bool = True) -> str | None:
-    if not isinstance(message, dict):
-        return "not an object"
-    if message.get("type") not in TYPES:
-        return "unknown type"
-    if not _nonempty(message.get("messageId")):
-        return "no messageId"
-    if not (_nonempty(message.get("userId")) or _nonempty(message.get("anonymousId"))):
-        return "no userId or anonymousId"
-    if message["type"] == "track" and not _nonempty(message.get("event")):
-        return "track without event"
-    if message["type"] == "group" and not _nonempty(message.get("groupId")):
-        return "group without groupId"
+class _Invalid(Exception):
+    pass
+
+
+def _identifier(value: Any) -> str | None:
+    """An id: a non-empty string, or an integer read as its digits (SDKs send numeric ids);
+    empty or missing is none; anything else makes the message invalid."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise _Invalid
+
+
+def _object(message: dict, name: str) -> dict:
+    value = message.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _Invalid
+    return value
+
+
+def normalized(message: Any, received_at: datetime, *, keep_own: bool = True) -> dict | None:
+    """The message with its ids as strings and its event time in `_time`; None when it is
+    rejected. The fixtures' rejections: not JSON, not an object, an unknown type, a track
+    without event, a group without groupId, an unreadable timestamp."""
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        return None
+    kind = message["type"].lower()
+    if kind not in TYPES:
+        return None
+    try:
+        ids = {
+            name: _identifier(message.get(name)) for name in ("messageId", "userId", "anonymousId")
+        }
+        context, traits = dict(_object(message, "context")), dict(_object(message, "traits"))
+        _object(message, "properties")
+        context["groupId"] = _identifier(context.get("groupId"))
+        group = _identifier(message.get("groupId")) if kind == "group" else None
+        if kind == "identify":
+            traits["accountId"] = _identifier(traits.get("accountId"))
+    except _Invalid:
+        return None
+    if ids["messageId"] is None or (ids["userId"] is None and ids["anonymousId"] is None):
+        return None
+    if kind == "track" and not (isinstance(message.get("event"), str) and message["event"].strip()):
+        return None
+    if kind == "group" and group is None:
+        return None
     moment = event_time(message, received_at, keep_own=keep_own)
-    if moment is None:
-        return "bad time"
-    if moment < EARLIEST:
-        return "before 2000"
-    return None
+    if moment is None or moment < EARLIEST:
+        return None
+    return {
+        **message,
+        **ids,
+        "type": kind,
+        "groupId": group,
+        "context": context,
+        "traits": traits,
+        "_time": moment,
+    }
 
 
 @dataclass
@@ -150,8 +195,9 @@ def accept(
     """Validation and dedup (first messageId wins), in arrival order; `into` carries the
     messages and counts of earlier batches."""
     result = into if into is not None else Accepted()
-    for message in items:
-        if reject_reason(message, received_at, keep_own=keep_own) is not None:
+    for item in items:
+        message = normalized(item, received_at, keep_own=keep_own)
+        if message is None:
             result.rejected += 1
             continue
         if message["messageId"] in result.seen:
@@ -159,8 +205,7 @@ def accept(
             continue
         result.seen.add(message["messageId"])
         result.accepted += 1
-        moment = event_time(message, received_at, keep_own=keep_own)
-        result.messages.append({**message, "_time": moment})
+        result.messages.append(message)
     return result
 
 
@@ -186,14 +231,17 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
 
 def event_path(message: dict) -> str | None:
     properties = message.get("properties") if isinstance(message.get("properties"), dict) else {}
-    if isinstance(properties.get("path"), str):
+    if _nonempty(properties.get("path")):
         return properties["path"]
     context = message.get("context") if isinstance(message.get("context"), dict) else {}
     page = context.get("page") if isinstance(context.get("page"), dict) else {}
-    if isinstance(page.get("path"), str):
+    if _nonempty(page.get("path")):
         return page["path"]
-    if isinstance(properties.get("url"), str):
-        return urlsplit(properties["url"]).path
+    if _nonempty(properties.get("url")):
+        try:
+            return urlsplit(properties["url"]).path or "/"  # a bare host is the root page
+        except ValueError:
+            return None
     return None
 
 

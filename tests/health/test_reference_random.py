@@ -113,6 +113,7 @@ class Scenario:
     core: bool = True
     accounts: int = 10
     users: int = 40
+    quirks: bool = False  # SDK oddities on top (Traffic.quirks)
 
 
 SCENARIOS = [
@@ -126,6 +127,8 @@ SCENARIOS = [
     Scenario("chatham", 15, "Pacific/Chatham", date(2026, 10, 10), 100, "wau", core=False),
     # the shift is at local midnight: a day that starts at 01:00, an hour lived twice
     Scenario("santiago", 16, "America/Santiago", date(2026, 9, 20), 180, "dau", users=30),
+    # the October shift, with SDK oddities
+    Scenario("quirks", 17, "Europe/London", date(2026, 11, 5), 90, "wau", users=25, quirks=True),
 ]
 
 
@@ -270,6 +273,8 @@ class Traffic:
             self.user_traffic(user, accounts)
         self.midnight_traffic(users, accounts)
         self.noise(users, accounts)
+        if s.quirks:
+            self.quirks(users, accounts)
         return sorted(self.messages, key=lambda pair: pair[0])
 
     def membership(
@@ -387,6 +392,158 @@ class Traffic:
             self.messages.append(
                 (at, {"type": "track", "userId": users[0], "messageId": f"bad-t{n}"})
             )
+
+    def quirks(self, users: list[str], accounts: list[str]) -> None:
+        rng, d = self.rng, self.end - timedelta(days=1)
+
+        def track(user: str, at: datetime, **extra: object) -> None:
+            self.add(at, {"type": "track", "userId": user, "event": "Invite Sent", **extra})
+
+        # an empty context.groupId is no account: the membership decides
+        track(
+            users[1],
+            d - timedelta(days=2),
+            timestamp=_iso(d - timedelta(days=2)),
+            context={"groupId": ""},
+        )
+        # offsets other than Z, none at all (UTC), microseconds
+        at = d - timedelta(days=3, hours=2)
+        track(users[2], at, timestamp=at.astimezone(ZoneInfo("America/Denver")).isoformat())
+        at = d - timedelta(days=4, hours=7)
+        track(users[3], at, timestamp=at.replace(tzinfo=None).isoformat(timespec="seconds"))
+        at = d - timedelta(days=5, microseconds=rng.randint(1, 999999))
+        track(users[4], at, timestamp=at.isoformat())
+        # a user's group call carries traits too: they merge with the admin's
+        at = d - timedelta(days=6)
+        self.add(
+            at,
+            {
+                "type": "group",
+                "userId": users[5],
+                "groupId": accounts[1],
+                "traits": {"plan": "Pro", "status": "Prospect"},
+                "timestamp": _iso(at),
+            },
+        )
+        # createdAt as a datetime without offset (UTC) and as something unreadable
+        at = d - timedelta(days=40)
+        self.add(
+            at,
+            {
+                "type": "group",
+                "userId": users[6],
+                "groupId": accounts[2],
+                "traits": {"createdAt": "2026-10-20T23:30:00"},
+                "timestamp": _iso(at),
+            },
+        )
+        self.add(
+            at,
+            {
+                "type": "group",
+                "userId": users[7],
+                "groupId": "acc_odd",
+                "traits": {"createdAt": "soon"},
+                "timestamp": _iso(at),
+            },
+        )
+
+        # numeric ids are read as their digits; 1001 and "1001" are one user
+        at = d - timedelta(days=7)
+        self.add(at, {"type": "group", "userId": 1001, "groupId": 77, "timestamp": _iso(at)})
+        for n, user in enumerate([1001, "1001"]):
+            at = d - timedelta(days=n + 1, hours=3)
+            track(user, at, timestamp=_iso(at), context={"groupId": 42} if n else {})
+        self.add(
+            at,
+            {
+                "type": "identify",
+                "userId": users[8],
+                "traits": {"accountId": 77},
+                "timestamp": _iso(at),
+            },
+        )
+        # a type in capitals, a null timestamp, blanks around a time, an empty path
+        at = d - timedelta(days=8, hours=1)
+        self.add(
+            at, {"type": "Track", "userId": users[9], "event": "Searched", "timestamp": _iso(at)}
+        )
+        self.add(
+            at,
+            {
+                "type": "track",
+                "userId": users[9],
+                "event": "Invite Sent",
+                "timestamp": None,
+                "originalTimestamp": _iso(at),
+            },
+        )
+        self.add(
+            at,
+            {
+                "type": "page",
+                "userId": users[9],
+                "timestamp": f" {_iso(at)} ",
+                "properties": {"path": ""},
+                "context": {"page": {"path": "/dashboards/x"}},
+            },
+        )
+        self.add(
+            at,
+            {
+                "type": "page",
+                "userId": users[9],
+                "timestamp": _iso(at),
+                "properties": {"url": "https://app.example.com"},
+            },
+        )
+        # rejected: a blank event name, a groupId that is neither string nor integer
+        self.add(at, {"type": "track", "userId": users[9], "event": "  ", "timestamp": _iso(at)})
+        self.add(
+            at,
+            {
+                "type": "track",
+                "userId": users[9],
+                "event": "Searched",
+                "context": {"groupId": 4.5},
+                "timestamp": _iso(at),
+            },
+        )
+        # identify traits describe the person, not the account
+        self.add(
+            at,
+            {
+                "type": "identify",
+                "userId": users[2],
+                "traits": {"accountId": accounts[3], "status": "lead", "name": "Person"},
+                "timestamp": _iso(at),
+            },
+        )
+        # anonymous traffic naming an account: stored, no account metric
+        self.add(
+            at,
+            {
+                "type": "track",
+                "anonymousId": "anon-x",
+                "event": "Invite Sent",
+                "context": {"groupId": "acc_anon"},
+                "timestamp": _iso(at),
+            },
+        )
+        # a new user whose only group call is dated after D: rule 3 gives their activity
+        # to an account first named after D, which is not in the portfolio of D
+        at = d - timedelta(days=2)
+        self.add(at, {"type": "track", "userId": "newbie", "event": "Noise", "timestamp": _iso(at)})
+        later = self.end + timedelta(hours=3)
+        self.add(
+            later,
+            {
+                "type": "group",
+                "userId": "newbie",
+                "groupId": "acc_future",
+                "timestamp": _iso(later),
+            },
+        )
 
 
 def config_for(scenario: Scenario, as_of: date) -> dict:
