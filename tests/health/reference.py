@@ -348,8 +348,16 @@ def band(value: float | None, limits: tuple[float, float], names: tuple[str, ...
     return names[0] if value < lower else names[1] if value < upper else names[2]
 
 
-def compute(messages: list[dict], config: dict, counts: Accepted | None = None) -> Outputs:
-    """Everything `export_health` writes, for the accepted `messages` (with `_time`)."""
+def compute(
+    messages: list[dict],
+    config: dict,
+    counts: Accepted | None = None,
+    *,
+    other_products: Iterable[list[dict]] = (),
+) -> Outputs:
+    """Everything `export_health` writes for a product, from its accepted `messages` (with
+    `_time`) and those of the organization's `other_products`: accounts, users and their
+    memberships are organization-wide (docs/metrics.md), Last Seen spans the products."""
     zone = ZoneInfo(config["organization"].get("timezone") or "UTC")
     as_of = date.fromisoformat(config["as_of"])
     end_of_d = datetime.combine(as_of + timedelta(days=1), datetime.min.time(), zone)
@@ -366,10 +374,12 @@ def compute(messages: list[dict], config: dict, counts: Accepted | None = None) 
         return moment.astimezone(zone).date()
 
     ordered = sorted(messages, key=lambda m: m["_time"])  # stable: arrival breaks ties
+    others = [m for product in other_products for m in product]
+    org_ordered = sorted([*messages, *others], key=lambda m: m["_time"])
 
     # SPEC 3: memberships (every one known, dated after D too: docs/metrics.md)
     memberships: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
-    for m in ordered:
+    for m in org_ordered:
         if not _nonempty(m.get("userId")):
             continue
         if m["type"] == "group":
@@ -396,13 +406,13 @@ def compute(messages: list[dict], config: dict, counts: Accepted | None = None) 
     # An account's traits: every group call known, merged in event-time order, dated
     # after D too (the CRM's current name and status, as memberships are; SPEC is silent).
     traits: dict[str, dict[str, Any]] = defaultdict(dict)
-    for m in ordered:
+    for m in org_ordered:
         if m["type"] == "group" and isinstance(m.get("traits"), dict):
             traits[m["groupId"]].update(m["traits"])
     # accounts known by the end of D and the day of the first message naming them
     first_day: dict[str, date] = {}
     members_by_d: set[str] = set()
-    for m in ordered:
+    for m in org_ordered:
         if m["_time"] >= end_of_d:
             continue
         named = []
@@ -431,6 +441,14 @@ def compute(messages: list[dict], config: dict, counts: Accepted | None = None) 
         for m in ordered
         if m["type"] in ACTIVITY and _nonempty(m.get("userId")) and m["_time"] < end_of_d
     ]
+
+    # Last Seen: the latest activity of the account in any of the organization's products
+    last_elsewhere: dict[str, datetime] = {}
+    for m in others:
+        if m["type"] in ACTIVITY and _nonempty(m.get("userId")) and m["_time"] < end_of_d:
+            account = attribute(m)
+            if account is not None:
+                last_elsewhere[account] = max(m["_time"], last_elsewhere.get(account, m["_time"]))
 
     # SPEC 5, Sessions: per user over all accounts, split at gaps of 30 minutes or more
     sessions: list[Session] = []
@@ -559,7 +577,10 @@ def compute(messages: list[dict], config: dict, counts: Accepted | None = None) 
                 "avg_wau": w["wau"],
                 "avg_wau_prev": p["wau"],
                 "avg_session_seconds_prev": p["seconds"],
-                "last_seen": max(times) if times else None,
+                "last_seen": max(
+                    [*times, *([last_elsewhere[account]] if account in last_elsewhere else [])],
+                    default=None,
+                ),
                 "created_date": created,
                 "_lead": str(account_traits.get("status", "")).lower() in ("lead", "prospect"),
             }
