@@ -550,6 +550,46 @@ class Traffic:
                 "timestamp": _iso(at),
             },
         )
+        # far in the future: the receive time; before 2000 or unreadable: rejected
+        self.add(
+            at,
+            {
+                "type": "track",
+                "userId": users[10],
+                "event": "Searched",
+                "timestamp": "2031-01-01T00:00:00Z",
+            },
+        )
+        self.add(
+            at,
+            {
+                "type": "track",
+                "userId": users[10],
+                "event": "Searched",
+                "timestamp": "1999-12-31T23:59:59Z",
+            },
+        )
+        self.add(
+            at,
+            {
+                "type": "track",
+                "userId": users[10],
+                "event": "Searched",
+                "timestamp": "yesterday",
+                "originalTimestamp": _iso(at),
+            },
+        )
+        # an anonymous visitor who is also identified: the userId counts
+        self.add(
+            at,
+            {
+                "type": "page",
+                "userId": users[10],
+                "anonymousId": "anon-y",
+                "properties": {"path": "/reports/9"},
+                "timestamp": _iso(at),
+            },
+        )
         # a new user whose only group call is dated after D: rule 3 gives their activity
         # to an account first named after D, which is not in the portfolio of D
         at = d - timedelta(days=2)
