@@ -20,11 +20,18 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-TYPES = {"identify", "group", "track", "page", "screen"}
+from tests.health.reference_messages import (
+    Accepted,
+    accept,
+    nonempty,
+    parse_time,
+    read_jsonl,
+)
+
+__all__ = ["Accepted", "accept", "compute", "fixture_outputs", "read_jsonl", "write_outputs"]
+
 ACTIVITY = {"track", "page", "screen"}
 SESSION_GAP = timedelta(minutes=30)
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-FUTURE_TOLERANCE = timedelta(days=1)
 DEFAULT_THRESHOLDS = {
     "core_feature_usage": (30.0, 60.0),
     "active_user_coverage": (40.0, 70.0),
@@ -67,160 +74,6 @@ ACCOUNT_COLUMNS = [
 ]
 
 
-# ---------------------------------------------------------------- messages (SPEC 2)
-
-
-def parse_time(value: Any) -> datetime | None:
-    """ISO 8601 in UTC; no offset reads as UTC (docs/metrics.md)."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
-def event_time(message: dict, received_at: datetime, *, keep_own: bool = True) -> datetime | None:
-    """SPEC 2, Event time. `received_at` is the server's; a file import keeps a message's
-    own receivedAt (`keep_own`), the HTTP API never trusts one. More than a day in the
-    future: the receive time (docs/metrics.md)."""
-    own = parse_time(message.get("receivedAt")) if keep_own else None
-    received = own or received_at
-    sent, original = message.get("sentAt"), message.get("originalTimestamp")
-    if message.get("timestamp") is not None:
-        moment = parse_time(message["timestamp"])
-    elif sent is not None and original is not None:
-        sent_at, original_at = parse_time(sent), parse_time(original)
-        if sent_at is None or original_at is None:
-            return None
-        moment = received - (sent_at - original_at)
-    elif original is not None:
-        moment = parse_time(original)
-    else:
-        moment = received
-    if moment is not None and moment > received + FUTURE_TOLERANCE:
-        return received
-    return moment
-
-
-def _nonempty(value: Any) -> bool:
-    return isinstance(value, str) and value != ""
-
-
-class _Invalid(Exception):
-    pass
-
-
-def _identifier(value: Any) -> str | None:
-    """An id: a non-empty string, or an integer read as its digits (SDKs send numeric ids);
-    empty or missing is none; anything else makes the message invalid."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    raise _Invalid
-
-
-def _object(message: dict, name: str) -> dict:
-    value = message.get(name)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise _Invalid
-    return value
-
-
-def normalized(message: Any, received_at: datetime, *, keep_own: bool = True) -> dict | None:
-    """The message with its ids as strings and its event time in `_time`; None when it is
-    rejected. The fixtures' rejections: not JSON, not an object, an unknown type, a track
-    without event, a group without groupId, an unreadable timestamp."""
-    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-        return None
-    kind = message["type"].lower()
-    if kind not in TYPES:
-        return None
-    try:
-        ids = {
-            name: _identifier(message.get(name)) for name in ("messageId", "userId", "anonymousId")
-        }
-        context, traits = dict(_object(message, "context")), dict(_object(message, "traits"))
-        _object(message, "properties")
-        context["groupId"] = _identifier(context.get("groupId"))
-        group = _identifier(message.get("groupId")) if kind == "group" else None
-        if kind == "identify":
-            traits["accountId"] = _identifier(traits.get("accountId"))
-    except _Invalid:
-        return None
-    if ids["messageId"] is None or (ids["userId"] is None and ids["anonymousId"] is None):
-        return None
-    if kind == "track" and not (isinstance(message.get("event"), str) and message["event"].strip()):
-        return None
-    if kind == "group" and group is None:
-        return None
-    moment = event_time(message, received_at, keep_own=keep_own)
-    if moment is None or moment < EARLIEST:
-        return None
-    return {
-        **message,
-        **ids,
-        "type": kind,
-        "groupId": group,
-        "context": context,
-        "traits": traits,
-        "_time": moment,
-    }
-
-
-@dataclass
-class Accepted:
-    messages: list[dict] = field(default_factory=list)  # with "_time": the event time
-    accepted: int = 0
-    rejected: int = 0
-    duplicate: int = 0
-    seen: set[str] = field(default_factory=set)
-
-
-def accept(
-    items: Iterable[Any],
-    received_at: datetime,
-    *,
-    keep_own: bool = True,
-    into: Accepted | None = None,
-) -> Accepted:
-    """Validation and dedup (first messageId wins), in arrival order; `into` carries the
-    messages and counts of earlier batches."""
-    result = into if into is not None else Accepted()
-    for item in items:
-        message = normalized(item, received_at, keep_own=keep_own)
-        if message is None:
-            result.rejected += 1
-            continue
-        if message["messageId"] in result.seen:
-            result.duplicate += 1
-            continue
-        result.seen.add(message["messageId"])
-        result.accepted += 1
-        result.messages.append(message)
-    return result
-
-
-def read_jsonl(path: Path) -> list[Any]:
-    items: list[Any] = []
-    for line in path.read_text().splitlines():
-        if not line.strip():
-            continue
-        try:
-            items.append(json.loads(line))
-        except ValueError:
-            items.append(None)  # undecodable: rejected
-    return items
-
-
 # ---------------------------------------------------------------- catalog (SPEC 1, 2)
 
 
@@ -231,13 +84,13 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
 
 def event_path(message: dict) -> str | None:
     properties = message.get("properties") if isinstance(message.get("properties"), dict) else {}
-    if _nonempty(properties.get("path")):
+    if nonempty(properties.get("path")):
         return properties["path"]
     context = message.get("context") if isinstance(message.get("context"), dict) else {}
     page = context.get("page") if isinstance(context.get("page"), dict) else {}
-    if _nonempty(page.get("path")):
+    if nonempty(page.get("path")):
         return page["path"]
-    if _nonempty(properties.get("url")):
+    if nonempty(properties.get("url")):
         try:
             return urlsplit(properties["url"]).path or "/"  # a bare host is the root page
         except ValueError:
@@ -380,19 +233,19 @@ def compute(
     # SPEC 3: memberships (every one known, dated after D too: docs/metrics.md)
     memberships: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
     for m in org_ordered:
-        if not _nonempty(m.get("userId")):
+        if not nonempty(m.get("userId")):
             continue
         if m["type"] == "group":
             memberships[m["userId"]].append((m["_time"], m["groupId"]))
         elif m["type"] == "identify":
             traits = m.get("traits") if isinstance(m.get("traits"), dict) else {}
-            if _nonempty(traits.get("accountId")):
+            if nonempty(traits.get("accountId")):
                 memberships[m["userId"]].append((m["_time"], traits["accountId"]))
 
     def context_group(m: dict) -> str | None:
         context = m.get("context") if isinstance(m.get("context"), dict) else {}
         group = context.get("groupId")
-        return group if _nonempty(group) else None
+        return group if nonempty(group) else None
 
     def attribute(m: dict) -> str | None:
         if (group := context_group(m)) is not None:
@@ -420,13 +273,13 @@ def compute(
             named.append(m["groupId"])
         elif m["type"] == "identify":
             accounts = m.get("traits") if isinstance(m.get("traits"), dict) else {}
-            if _nonempty(accounts.get("accountId")):
+            if nonempty(accounts.get("accountId")):
                 named.append(accounts["accountId"])
         if m["type"] in ACTIVITY and (group := context_group(m)) is not None:
             named.append(group)
         for account in named:
             first_day.setdefault(account, local_day(m["_time"]))
-        if named and _nonempty(m.get("userId")):
+        if named and nonempty(m.get("userId")):
             members_by_d.add(m["userId"])
     known = sorted(first_day)
 
@@ -439,13 +292,13 @@ def compute(
             features=catalog.match(m),
         )
         for m in ordered
-        if m["type"] in ACTIVITY and _nonempty(m.get("userId")) and m["_time"] < end_of_d
+        if m["type"] in ACTIVITY and nonempty(m.get("userId")) and m["_time"] < end_of_d
     ]
 
     # Last Seen: the latest activity of the account in any of the organization's products
     last_elsewhere: dict[str, datetime] = {}
     for m in others:
-        if m["type"] in ACTIVITY and _nonempty(m.get("userId")) and m["_time"] < end_of_d:
+        if m["type"] in ACTIVITY and nonempty(m.get("userId")) and m["_time"] < end_of_d:
             account = attribute(m)
             if account is not None:
                 last_elsewhere[account] = max(m["_time"], last_elsewhere.get(account, m["_time"]))
