@@ -13,7 +13,7 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -175,7 +175,6 @@ class Outputs:
     accounts: list[dict[str, Any]]
     summary: dict[str, Any]
     drilldown: dict[str, Any]
-    users: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _days(start: date, end: date) -> list[date]:
