@@ -99,6 +99,10 @@ def normalized(message: Any, received_at: datetime, *, keep_own: bool = True) ->
         context["groupId"] = _identifier(context.get("groupId"))
         group = _identifier(message.get("groupId")) if kind == "group" else None
         if kind == "identify":
+            if not traits and isinstance(context.get("traits"), dict):
+                # none of its own: context.traits, where RudderStack's SDKs send them
+                # (docs/data-flow.md)
+                traits = dict(context["traits"])
             traits["accountId"] = _identifier(traits.get("accountId"))
     except _Invalid:
         return None

@@ -535,6 +535,30 @@ class Traffic:
                 "timestamp": _iso(at),
             },
         )
+        # RudderStack: an identify without traits of its own takes context.traits; with
+        # traits of its own, context.traits are ignored
+        at = d - timedelta(days=9, hours=2)
+        self.add(
+            at,
+            {
+                "type": "identify",
+                "userId": users[11],
+                "context": {"traits": {"accountId": accounts[4]}},
+                "timestamp": _iso(at),
+            },
+        )
+        self.add(
+            at + timedelta(hours=1),
+            {
+                "type": "identify",
+                "userId": users[12],
+                "traits": {"email": "x@y.z"},
+                "context": {"traits": {"accountId": accounts[5]}},
+                "timestamp": _iso(at + timedelta(hours=1)),
+            },
+        )
+        for user in users[11:13]:
+            track(user, at + timedelta(hours=2), timestamp=_iso(at + timedelta(hours=2)))
         # far in the future: the receive time; before 2000 or unreadable: rejected
         self.add(
             at,
