@@ -166,11 +166,13 @@ WITH rows AS MATERIALIZED (
     WHERE product_id = %(product)s AND as_of = %(as_of)s
 ),
 risk AS (
-    -- users at risk in at least one account, in W and P
+    -- users at risk in at least one account of the portfolio (known by the end of D), in
+    -- W and P: rule 3 may give activity to an account first named after D, not a row
     SELECT count(DISTINCT user_pk) FILTER (WHERE risk_w) AS users_w,
            count(DISTINCT user_pk) FILTER (WHERE risk_p) AS users_p
     FROM health_pair_state
     WHERE product_id = %(product)s AND (risk_w OR risk_p) AND %(k)s > 0
+      AND account_pk IN (SELECT account_id FROM rows)
 ),
 members AS (
     -- belongs to an account by the end of D: a membership (read off the (organization,
