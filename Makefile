@@ -40,6 +40,7 @@ demo-smoke: $(STAMP)
 	$(PY) scripts/demo_smoke.py
 
 conformance: $(STAMP)
+	$(PY) manage.py migrate --noinput -v0
 	$(PY) scripts/conformance.py
 
 .PHONY: faults
