@@ -18,6 +18,7 @@ from vitals.tenancy.scope import tenant_scope
 
 # Namespaces the advisory lock: (this, product id) is the lock of one product's runs.
 _LOCK_NAMESPACE = 7_310_002
+_ORGANIZATION_LOCK_NAMESPACE = 7_310_004
 
 
 class HealthRunBusy(RuntimeError):
@@ -47,6 +48,14 @@ def health_compute(
                 )
                 if not cursor.fetchone()[0]:
                     raise HealthRunBusy(f"a health run of product {product.pk} is in progress")
+                # One run of an organization at a time: each reads the other products'
+                # daily rows and refreshes their results for the day (Last Seen, Total
+                # Users: evaluate.siblings_refresh), so after every product's run all are
+                # exact, in any order. Waits; the product lock above never does.
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock(%s, %s)",
+                    [_ORGANIZATION_LOCK_NAMESPACE, product.organization_id],
+                )
                 # Rollups are big sorts and hash joins: give this transaction room. JIT
                 # compiles hundreds of expressions per statement here and costs more than
                 # it saves on these one-off analytical statements.

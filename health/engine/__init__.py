@@ -18,7 +18,7 @@ from django.db import connection
 
 from health.catalog import health_settings_for
 from health.engine import daily
-from health.engine.evaluate import account_health_write, portfolio_write
+from health.engine.evaluate import account_health_write, portfolio_write, siblings_refresh
 from health.engine.maps import core_map_for, rollup_signature
 from health.engine.state import MAX_ADVANCE_DAYS, risk_refresh, state_advance, state_rebuild
 from health.engine.windows import W_DAYS, Windows
@@ -123,7 +123,8 @@ def health_compute_sql(*, product: Product, as_of: date, full: bool) -> int:
         ]
     )
     rows = account_health_write(product=product, windows=windows, settings=settings, k=core.k)
-    portfolio_write(product=product, windows=windows, settings=settings, k=core.k)
+    summary = portfolio_write(product=product, windows=windows, settings=settings, k=core.k)
+    siblings_refresh(product=product, as_of=as_of, total_users=summary["total_users"])
     return rows
 
 

@@ -5,6 +5,7 @@ per as-of day."""
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 from django.db import connection
@@ -229,7 +230,7 @@ SELECT jsonb_build_object(
 
 def portfolio_write(
     *, product: Product, windows: Windows, settings: HealthSettings, k: int
-) -> None:
+) -> dict[str, Any]:
     params = _params(product, windows, settings, k)
     with connection.cursor() as cursor:
         cursor.execute(_PORTFOLIO_SQL, params)
@@ -242,3 +243,54 @@ def portfolio_write(
         as_of=windows.as_of,
         defaults={"summary": summary},
     )
+    return summary
+
+
+# A sibling's rows for D: Last Seen is the latest of its own product's (product_last_seen)
+# and the other products' daily rollups, including this run's fresh ones.
+_SIBLING_LAST_SEEN_SQL = """
+UPDATE health_accounthealth h SET last_seen = fresh.last_seen
+FROM (
+    SELECT s.id, greatest(s.product_last_seen, o.last_at) AS last_seen
+    FROM health_accounthealth s
+    LEFT JOIN (
+        SELECT account_pk, max(last_at) AS last_at FROM health_user_day
+        WHERE product_id = ANY(%(others)s) AND day <= %(as_of)s
+        GROUP BY account_pk
+    ) o ON o.account_pk = s.account_id
+    WHERE s.product_id = %(sibling)s AND s.as_of = %(as_of)s
+) fresh
+WHERE h.product_id = %(sibling)s AND h.as_of = %(as_of)s AND h.id = fresh.id
+  AND h.last_seen IS DISTINCT FROM fresh.last_seen
+"""
+
+
+def siblings_refresh(*, product: Product, as_of: date, total_users: int) -> list[int]:
+    """The organization-wide numbers of the other products' results for the same day:
+    Last Seen spans the products and Total Users is the organization's, so this run's
+    fresh daily rows change them. Runs of one organization are serialized
+    (health.services), so once every product has run for D, all of them are exact,
+    whatever the order. Returns the siblings refreshed."""
+    siblings = list(
+        PortfolioHealth.objects.filter(organization_id=product.organization_id, as_of=as_of)
+        .exclude(product_id=product.pk)
+        .values_list("product_id", flat=True)
+    )
+    if not siblings:
+        return []
+    products = [product.pk, *siblings]
+    with connection.cursor() as cursor:
+        for sibling in siblings:
+            others = [pk for pk in products if pk != sibling]
+            cursor.execute(
+                _SIBLING_LAST_SEEN_SQL, {"others": others, "sibling": sibling, "as_of": as_of}
+            )
+        cursor.execute(
+            """
+            UPDATE health_portfoliohealth
+            SET summary = jsonb_set(summary, '{total_users}', to_jsonb(%(total)s::int))
+            WHERE product_id = ANY(%(siblings)s) AND as_of = %(as_of)s
+            """,
+            {"total": total_users, "siblings": siblings, "as_of": as_of},
+        )
+    return siblings

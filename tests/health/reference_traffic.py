@@ -129,9 +129,9 @@ SCENARIOS = [
     ),
 ]
 # The same traffic with each product computed once, app before mobile, as the nightly
-# queue may run them: app's Last Seen and Total Users read mobile's daily rollups
-# (health_user_day), which are not yet computed for the day (evaluate.py, other_products
-# and members): stale Last Seen, context.groupId-only users of mobile missing.
+# queue may run them: app's run reads mobile's daily rollups before mobile's run made them
+# for the day (stale Last Seen, context.groupId-only users of mobile missing); mobile's run
+# then refreshes app's Last Seen and Total Users (evaluate.siblings_refresh).
 STALE_SIBLINGS = Scenario(
     "two_products_in_turn", 18, "America/New_York", date(2026, 11, 12), 100, "dau", products=2
 )
