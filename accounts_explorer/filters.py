@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -21,8 +22,9 @@ from zoneinfo import ZoneInfo
 
 import django_filters
 from django import forms
-from django.contrib.postgres.expressions import ArraySubquery
+from django.contrib.postgres.fields import ArrayField
 from django.db.models import (
+    BigIntegerField,
     BooleanField,
     CharField,
     DateField,
@@ -42,7 +44,6 @@ from django.http import QueryDict
 
 from accounts_explorer.columns import DEFAULT_COLUMNS, DEFAULT_SORT
 from health.models import AccountHealth, AccountState, RollupState
-from ingestion.models import Account
 
 PAGE_SIZE = 50
 MAX_SEARCH = 200
@@ -227,15 +228,13 @@ USAGE = {
     "used_module": ("modules", True, "Used module"),
     "unused_module": ("modules", False, "Did not use module"),
 }
-# The filters on the account's traits (its row in ingestion_account).
+# The filters that join the account's row (ingestion_account) for a trait range; the
+# equality filters find their accounts in vitals_account_traits_match instead.
 ACCOUNT_FILTERS = frozenset(
-    [*TRAIT_EQUALS, "trait"]
-    + [
-        f"{stem}_{suffix}"
-        for stem, (lookup, _, _) in RANGES.items()
-        if lookup.startswith("traits.")
-        for suffix in ("min", "max")
-    ]
+    f"{stem}_{suffix}"
+    for stem, (lookup, _, _) in RANGES.items()
+    if lookup.startswith("traits.")
+    for suffix in ("min", "max")
 )
 MAX_FILTER_VALUE = 200
 _NO_WINDOW = datetime(2000, 1, 1, tzinfo=ZoneInfo("UTC"))  # parsing only, never filters
@@ -324,13 +323,12 @@ class AccountHealthFilter(django_filters.FilterSet):
         self.product_id = product_id
 
     def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        # `account_id = ANY(ARRAY(matching accounts))`: the matches are found once (by the
-        # trigram indexes) and their rows read by key, whatever the planner guesses of
-        # how many match; as a join, a rare match made it walk a sort index of 100,000 rows.
-        matches = Account.objects.filter(
-            Q(name__icontains=value) | Q(external_id__icontains=value)
-        ).values("pk")
-        return queryset.filter(EqualsAny(F("account_id"), ArraySubquery(matches)))
+        # `account_id = ANY(ARRAY(matching accounts))`: the matches are found once and
+        # their rows read by key, whatever the planner guesses of how many match; as a
+        # join, a rare match made it walk a sort index of 100,000 rows. The function is
+        # `name__icontains | external_id__icontains` in the organization in scope, by the
+        # trigram indexes (LIKE is not leakproof: under the policy a plain query scans).
+        return queryset.filter(EqualsAny(F("account_id"), AccountSearch(value)))
 
     def filter_last_seen(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         if value == "30d":
@@ -351,15 +349,13 @@ def advanced_q(name: str, value: Any, *, w_from: datetime, product_id: int | Non
     tz = w_from.tzinfo
     if name in TRAIT_EQUALS:
         # Containment (not `traits -> key = value`): the GIN index on traits answers it.
-        return Q(account__traits__contains={TRAIT_EQUALS[name][0]: value})
+        return Q(EqualsAny(F("account_id"), TraitsMatch([{TRAIT_EQUALS[name][0]: value}])))
     if name == "trait":
         condition = Q()
         for key, text in value:
-            match = Q(account__traits__contains={key: text})
             number = _number(text)
-            if number is not None:
-                match |= Q(account__traits__contains={key: number})
-            condition &= match
+            alternatives = [{key: text}] if number is None else [{key: text}, {key: number}]
+            condition &= Q(EqualsAny(F("account_id"), TraitsMatch(alternatives)))
         return condition
     if name in BANDS:
         return Q(**{BANDS[name][0]: value})
@@ -415,6 +411,31 @@ class EqualsAny(Func):
     template = "%(expressions)s)"
     arg_joiner = " = ANY("
     output_field = BooleanField()
+
+
+class AccountSearch(Func):
+    """The ids of the accounts of the organization in scope whose name or external id
+    contains the text, case-insensitively and literally (accounts_explorer/migrations/0003):
+    `account_id = ANY(AccountSearch(text))`."""
+
+    template = "ARRAY(SELECT vitals_account_search(%(expressions)s::text))"
+    output_field = ArrayField(BigIntegerField())
+
+    def __init__(self, text: str) -> None:
+        super().__init__(Value(text, output_field=CharField()))
+
+
+class TraitsMatch(Func):
+    """The ids of the accounts of the organization in scope whose traits contain any of
+    these objects (`traits @> ANY(...)`, by the GIN index; migrations/0003)."""
+
+    template = "ARRAY(SELECT vitals_account_traits_match(%(expressions)s::jsonb[]))"
+    output_field = ArrayField(BigIntegerField())
+
+    def __init__(self, alternatives: list[dict[str, Any]]) -> None:
+        # jsonb text as Django's JSONField writes it for `traits__contains`.
+        texts = [json.dumps(item) for item in alternatives]
+        super().__init__(Value(texts, output_field=ArrayField(CharField())))
 
 
 class ArrayItem(Func):
