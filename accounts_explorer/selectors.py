@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
@@ -366,11 +367,9 @@ def account_table(
     ordering = account_ordering(state=state, traits=traits)
     # Sort and cut the page on narrow rows (ids only), then read the 50 whole rows.
     # (account_id, not id: the explorer indexes carry it, so the cut needs no heap.)
-    page_rows = health_filter(base, state)
-    if _orders_by_account(ordering):
-        # The account indexes lead with the organization: naming it lets the join walk the
-        # accounts in the sort's order and stop after the page.
-        page_rows = page_rows.filter(account__organization_id=organization.pk)
+    page_rows = account_organization_named(
+        health_filter(base, state), organization_id=organization.pk, ordering=ordering
+    )
     page_ids = page_rows.order_by(*ordering).values("account_id")
     records = list(
         AccountHealth.objects.filter(
@@ -452,9 +451,25 @@ def account_rows_unsorted(
     ).qs
     if snapshot_ids is not None:
         queryset = queryset.filter(account_id__in=snapshot_ids)
-    if any(name in ACCOUNT_FILTERS for name, _ in state.filters):
-        # The trait indexes lead with the organization (accounts_explorer/migrations/0002).
-        queryset = queryset.filter(account__organization_id=product.organization_id)
+    return account_organization_named(
+        queryset, organization_id=product.organization_id, filters=state.filters
+    )
+
+
+def account_organization_named(
+    queryset: QuerySet,
+    *,
+    organization_id: int,
+    ordering: Sequence[Any] = (),
+    filters: Sequence[tuple[str, str]] = (),
+) -> QuerySet:
+    """AccountHealth rows with their account's organization named in the query when the
+    sort reads the account (name, id, a trait) or a filter reads its traits. The account
+    indexes lead with the organization (accounts_explorer/migrations/0002): named, the
+    join walks the accounts in the sort's order and stops after the page; the policy's
+    own condition on the account is a parameter the planner does not match to them."""
+    if _orders_by_account(list(ordering)) or any(name in ACCOUNT_FILTERS for name, _ in filters):
+        return queryset.filter(account__organization_id=organization_id)
     return queryset
 
 

@@ -15,7 +15,12 @@ from accounts_explorer.filters import (
     health_filter,
     window_start,
 )
-from accounts_explorer.selectors import custom_traits, portfolio_latest, valid_column_keys
+from accounts_explorer.selectors import (
+    account_organization_named,
+    custom_traits,
+    portfolio_latest,
+    valid_column_keys,
+)
 from health.models import AccountHealth, PortfolioHealth
 from health.selectors import drilldown_lists
 from ingestion.models import Account
@@ -61,10 +66,16 @@ def account_health_list(
         product_id=product.pk,
     ).qs
     sort_column = column_for(state.sort_key, frozenset(traits)) or COLUMNS["active_users"]
+    ordering = order_by(sort_column, descending=state.descending)
     return (
-        health_filter(queryset, state)
+        account_organization_named(
+            health_filter(queryset, state),
+            organization_id=organization.pk,
+            ordering=ordering,
+            filters=state.filters,
+        )
         .select_related("account")
-        .order_by(*order_by(sort_column, descending=state.descending))
+        .order_by(*ordering)
     )
 
 
