@@ -18,6 +18,7 @@ from accounts_explorer.filters import (
 from accounts_explorer.selectors import (
     account_organization_named,
     custom_traits,
+    orders_by_account,
     portfolio_latest,
     valid_column_keys,
 )
@@ -59,20 +60,20 @@ def account_health_list(
     data = query.copy()
     data["q"] = state.q
     data["last_seen"] = state.last_seen
+    sort_column = column_for(state.sort_key, frozenset(traits)) or COLUMNS["active_users"]
+    ordering = order_by(sort_column, descending=state.descending)
     queryset = AccountHealthFilter(
         data=data,
         queryset=AccountHealth.objects.filter(product=product, as_of=portfolio.as_of),
         window_start=window_start(portfolio.as_of, organization.tzinfo),
         product_id=product.pk,
+        by_key=orders_by_account(ordering),
     ).qs
-    sort_column = column_for(state.sort_key, frozenset(traits)) or COLUMNS["active_users"]
-    ordering = order_by(sort_column, descending=state.descending)
     return (
         account_organization_named(
             health_filter(queryset, state),
             organization_id=organization.pk,
             ordering=ordering,
-            filters=state.filters,
         )
         .select_related("account")
         .order_by(*ordering)

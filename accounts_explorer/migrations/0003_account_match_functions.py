@@ -18,6 +18,8 @@ PUBLIC, EXECUTE granted to `vitals_app` only (as tenancy/0004's).
 - `vitals_account_traits_match(traits[])`: accounts whose traits contain any of the
   given objects (`traits @> ANY(...)`): one filter's alternatives (`{"seats": "42"}` or
   `{"seats": 42}`); the caller ANDs several filters.
+- `vitals_account_trait_range(trait, min, max)`: accounts whose trait is a number within
+  the bounds, by the trait's expression index when it has one (employees).
 """
 
 import textwrap
@@ -38,6 +40,14 @@ SEARCH_QUERY = (
 TRAITS_QUERY = (
     "SELECT a.id FROM ingestion_account a WHERE a.organization_id = $1 AND a.traits @> ANY($2)"
 )
+# The trait's key is written into the statement (format's %1$L, a quoted literal), so the
+# statement names the expression the trait's index is built on (0002: employees ...).
+RANGE_QUERY = (
+    "SELECT a.id FROM ingestion_account a WHERE a.organization_id = $1"
+    " AND jsonb_typeof(a.traits -> %1$L) = 'number'"
+    " AND ($2 IS NULL OR a.traits -> %1$L >= to_jsonb($2))"
+    " AND ($3 IS NULL OR a.traits -> %1$L <= to_jsonb($3))"
+)
 # The organization in scope, as the policy reads it; NULL without one.
 SCOPE = "nullif(current_setting('vitals.organization_id', true), '')::bigint"
 
@@ -52,7 +62,21 @@ FUNCTIONS: dict[str, tuple[str, str]] = {
                 || replace(replace(replace(p_query, '\', '\\'), '%', '\%'), '_', '\_') || '%';
         BEGIN
             IF v_organization IS NOT NULL THEN
-                RETURN QUERY EXECUTE '{SEARCH_QUERY}' USING v_organization, v_pattern;
+                RETURN QUERY EXECUTE $q${SEARCH_QUERY}$q$ USING v_organization, v_pattern;
+            END IF;
+        END
+        """,
+    ),
+    # A numeric trait between two bounds (either may be NULL); strings never pass.
+    "vitals_account_trait_range(p_trait text, p_min float8, p_max float8)": (
+        "SETOF bigint",
+        f"""
+        DECLARE
+            v_organization bigint := {SCOPE};
+        BEGIN
+            IF v_organization IS NOT NULL THEN
+                RETURN QUERY EXECUTE format($q${RANGE_QUERY}$q$, p_trait)
+                    USING v_organization, p_min, p_max;
             END IF;
         END
         """,
@@ -64,7 +88,7 @@ FUNCTIONS: dict[str, tuple[str, str]] = {
             v_organization bigint := {SCOPE};
         BEGIN
             IF v_organization IS NOT NULL THEN
-                RETURN QUERY EXECUTE '{TRAITS_QUERY}' USING v_organization, p_traits;
+                RETURN QUERY EXECUTE $q${TRAITS_QUERY}$q$ USING v_organization, p_traits;
             END IF;
         END
         """,

@@ -12,7 +12,8 @@ from datetime import date
 
 import pytest
 from django.db import connection
-from django.db.models import Q
+from django.db.models import CharField, Func, Q
+from django.db.models.fields.json import KeyTransform
 from django.test.utils import CaptureQueriesContext
 
 from ingestion.models import Account
@@ -22,6 +23,7 @@ from vitals.tenancy.scope import tenant_scope
 
 MIGRATION = importlib.import_module("accounts_explorer.migrations.0003_account_match_functions")
 SEARCH_QUERY, TRAITS_QUERY = MIGRATION.SEARCH_QUERY, MIGRATION.TRAITS_QUERY
+RANGE_QUERY = MIGRATION.RANGE_QUERY
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +48,15 @@ TRAITS = [
     ("t-5", {}),
     ("t-6", ["plan", "Pro"]),
     ("t-7", {"nested": {"plan": "Pro"}}),
+    ("e-1", {"employees": 50}),
+    ("e-2", {"employees": 150}),
+    ("e-3", {"employees": "300"}),
+    ("e-4", {"employees": 300.5}),
+    ("e-5", {"employees": None}),
+    ("e-6", {"employees": [300]}),
+    ("e-7", {"employees": 500}),
 ]
+RANGES = [(100, 500), (100, None), (None, 300), (None, None), (1000, 10)]
 FILTERS = [
     [{"plan": "Pro"}],
     [{"seats": "42"}, {"seats": 42}],
@@ -73,6 +83,12 @@ def _accounts(organization, rows) -> dict[str, int]:
 def _search(text: str) -> set[int]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT vitals_account_search(%s)", [text])
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _trait_range(trait: str, low: float | None, high: float | None) -> set[int]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT vitals_account_trait_range(%s, %s, %s)", [trait, low, high])
         return {row[0] for row in cursor.fetchall()}
 
 
@@ -126,13 +142,38 @@ def test_it_matches_traits_as_the_orm_containment_does(org, accounts):
         }
 
 
+def test_it_keeps_a_numeric_trait_range_as_the_orm_comparison_does(org, accounts):
+    with tenant_scope(org):
+        for low, high in RANGES:
+            # The explorer's former lookup: a number, compared as jsonb.
+            rows = Account.objects.annotate(
+                kind=Func(
+                    KeyTransform("employees", "traits"),
+                    function="jsonb_typeof",
+                    output_field=CharField(),
+                )
+            ).filter(kind="number")
+            if low is not None:
+                rows = rows.filter(traits__employees__gte=low)
+            if high is not None:
+                rows = rows.filter(traits__employees__lte=high)
+            expected = set(rows.values_list("pk", flat=True))
+            assert _trait_range("employees", low, high) == expected, (low, high)
+        ids, _ = accounts
+        assert _trait_range("employees", 100, 500) == {ids["e-2"], ids["e-4"], ids["e-7"]}
+        assert _trait_range("no such trait", None, None) == set()
+        assert _trait_range("x'); DROP TABLE ingestion_account; --", 1, 2) == set()
+
+
 def test_it_never_returns_another_organizations_accounts(org, other_org, accounts):
     acme, globex = accounts
     with tenant_scope(org):
         found = _search("a") | _search("acme") | _traits_match([{"plan": "Pro"}])
+        found |= _trait_range("employees", None, None)
     assert found and found <= set(acme.values())
     with tenant_scope(other_org):
         found = _search("acme") | _traits_match([{"plan": "Pro"}])
+        found |= _trait_range("employees", 0, 1000)
     assert found and found <= set(globex.values())
 
 
@@ -144,6 +185,7 @@ def test_it_returns_nothing_without_an_organization(org, other_org):
     assert _search("acme") == set()
     assert _search("") == set()
     assert _traits_match([{}]) == set()
+    assert _trait_range("employees", None, None) == set()
 
 
 def test_the_explorer_search_and_trait_filters_read_through_them(
@@ -163,14 +205,27 @@ def test_the_explorer_search_and_trait_filters_read_through_them(
     assert read_table(response.content.decode()).order == ["bulk-00013"]
     sql = " ".join(query["sql"] for query in captured.captured_queries)
     assert "vitals_account_search(" in sql and "vitals_account_traits_match(" in sql
+    with connection.cursor() as cursor:  # employees = the account's number, as a number
+        cursor.execute(
+            "UPDATE ingestion_account SET traits = traits"
+            " || jsonb_build_object('employees', substr(external_id, 6)::int)"
+        )
+    response = alice_client.get(
+        "/o/acme/p/app/?last_seen=all&employees_min=10&employees_max=12.5&q=bulk&sort=-id",
+        headers=HTMX_TABLE,
+    )
+    assert read_table(response.content.decode()).order == ["bulk-00012", "bulk-00011", "bulk-00010"]
+    response = alice_client.get("/o/acme/p/app/?last_seen=all&employees_max=1", headers=HTMX_TABLE)
+    assert read_table(response.content.decode()).order == ["bulk-00001", "bulk-00000"]
 
 
-def _plan(function: str, query: str, organization, argument: str) -> str:
+def _plan(function: str, query: str, organization, argument: str, kind: str = "") -> str:
     """The plan the function's statement gets: EXECUTE plans it with the call's values."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = %s", [function])
-        assert query in cursor.fetchone()[0]
-        kind = "text" if function == "vitals_account_search" else "jsonb[]"
+        source = cursor.fetchone()[0]
+        assert query in source or RANGE_QUERY in source
+        kind = kind or ("text" if function == "vitals_account_search" else "jsonb[]")
         cursor.execute("SET LOCAL plan_cache_mode = force_custom_plan")
         cursor.execute(f"PREPARE definer_body(bigint, {kind}) AS {query}")
         try:
@@ -191,7 +246,8 @@ def test_it_reads_a_selective_match_by_the_indexes(org, other_org):
             "INSERT INTO ingestion_account (organization_id, external_id, name, traits,"
             " first_seen_at) SELECT (ARRAY[%s, %s])[1 + i %% 2], 'acc-' || i,"
             " 'Company ' || md5(i::text),"
-            " jsonb_build_object('plan', (ARRAY['Free', 'Pro'])[1 + i %% 3], 'seats', i),"
+            " jsonb_build_object('plan', (ARRAY['Free', 'Pro'])[1 + i %% 3], 'seats', i,"
+            " 'employees', i %% 5000),"
             " now() FROM generate_series(1, 20000) i",
             [org.pk, other_org.pk],
         )
@@ -207,6 +263,13 @@ def test_it_reads_a_selective_match_by_the_indexes(org, other_org):
         "vitals_account_traits_match", TRAITS_QUERY, org, "ARRAY['{\"seats\": 4218}']::jsonb[]"
     )
     assert "explorer_account_traits" in traits and "Seq Scan" not in traits
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT format(%s, 'employees')", [RANGE_QUERY])
+        (statement,) = cursor.fetchone()
+    ranged = _plan(
+        "vitals_account_trait_range", statement, org, "4200, 4201", kind="float8, float8"
+    )
+    assert "explorer_trait_employees" in ranged and "Seq Scan" not in ranged
     with tenant_scope(org):
         assert len(_search(word)) == 1
         assert len(_traits_match([{"seats": 4218}])) == 1

@@ -125,6 +125,7 @@ DEFINER_FUNCTIONS = {
     # accounts_explorer/0003: the organization in scope's matches, by its indexes
     "vitals_account_search",
     "vitals_account_traits_match",
+    "vitals_account_trait_range",
 }
 
 
