@@ -357,7 +357,7 @@ def advanced_q(
     product_id: int | None = None,
     by_key: bool = False,
 ) -> Q:
-    """One advanced filter as a condition on health_accounthealth (joined to the account);
+    """One advanced filter as a condition on health_accounthealth;
     `w_from` is the first instant of W in the organization's time zone. With the rows'
     `product_id` the usage filters read the catalog positions once per query instead of
     once per row; `by_key`: account_matches."""
