@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -21,13 +22,15 @@ from zoneinfo import ZoneInfo
 
 import django_filters
 from django import forms
-from django.contrib.postgres.expressions import ArraySubquery
+from django.contrib.postgres.fields import ArrayField
 from django.db.models import (
+    BigIntegerField,
     BooleanField,
     CharField,
     DateField,
     Exists,
     F,
+    FloatField,
     Func,
     IntegerField,
     OuterRef,
@@ -36,13 +39,11 @@ from django.db.models import (
     Subquery,
     Value,
 )
-from django.db.models.fields.json import KeyTransform
-from django.db.models.lookups import Exact
+from django.db.models.functions import Cast
 from django.http import QueryDict
 
 from accounts_explorer.columns import DEFAULT_COLUMNS, DEFAULT_SORT
 from health.models import AccountHealth, AccountState, RollupState
-from ingestion.models import Account
 
 PAGE_SIZE = 50
 MAX_SEARCH = 200
@@ -227,16 +228,6 @@ USAGE = {
     "used_module": ("modules", True, "Used module"),
     "unused_module": ("modules", False, "Did not use module"),
 }
-# The filters on the account's traits (its row in ingestion_account).
-ACCOUNT_FILTERS = frozenset(
-    [*TRAIT_EQUALS, "trait"]
-    + [
-        f"{stem}_{suffix}"
-        for stem, (lookup, _, _) in RANGES.items()
-        if lookup.startswith("traits.")
-        for suffix in ("min", "max")
-    ]
-)
 MAX_FILTER_VALUE = 200
 _NO_WINDOW = datetime(2000, 1, 1, tzinfo=ZoneInfo("UTC"))  # parsing only, never filters
 MAX_TRAIT_FILTERS = 10
@@ -254,11 +245,6 @@ def _advanced_names() -> list[str]:
 
 
 ADVANCED_FILTERS = _advanced_names()
-
-
-class JsonbTypeof(Func):
-    function = "jsonb_typeof"
-    output_field = CharField()
 
 
 class TraitPairField(forms.Field):
@@ -317,20 +303,23 @@ class AccountHealthFilter(django_filters.FilterSet):
         fields: list[str] = []
 
     def __init__(
-        self, *args: Any, window_start: datetime, product_id: int | None = None, **kwargs: Any
+        self,
+        *args: Any,
+        window_start: datetime,
+        product_id: int | None = None,
+        by_key: bool = False,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.window_start = window_start
         self.product_id = product_id
+        self.by_key = by_key
 
     def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        # `account_id = ANY(ARRAY(matching accounts))`: the matches are found once (by the
-        # trigram indexes) and their rows read by key, whatever the planner guesses of
-        # how many match; as a join, a rare match made it walk a sort index of 100,000 rows.
-        matches = Account.objects.filter(
-            Q(name__icontains=value) | Q(external_id__icontains=value)
-        ).values("pk")
-        return queryset.filter(EqualsAny(F("account_id"), ArraySubquery(matches)))
+        # The function is `name__icontains | external_id__icontains` in the organization in
+        # scope, by the trigram indexes (LIKE is not leakproof: under the policy a plain
+        # query scans every account).
+        return queryset.filter(account_matches(AccountSearch(value), by_key=self.by_key))
 
     def filter_last_seen(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         if value == "30d":
@@ -338,28 +327,51 @@ class AccountHealthFilter(django_filters.FilterSet):
         return queryset
 
     def filter_advanced(self, queryset: QuerySet, name: str, value: Any) -> QuerySet:
+        stem, _, suffix = name.rpartition("_")
+        if RANGES.get(stem, ("",))[0].startswith("traits."):
+            # Both ends of a trait's range in one call: either end alone matches most
+            # accounts (employees at least 100: 98 in 100).
+            low = self.form.cleaned_data.get(f"{stem}_min")
+            if suffix == "max" and low is not None:
+                return queryset  # applied with the minimum
+            high = self.form.cleaned_data.get(f"{stem}_max")
+            trait = RANGES[stem][0].removeprefix("traits.")
+            accounts = TraitRange(trait, _float(low), _float(high))
+            return queryset.filter(account_matches(accounts, by_key=self.by_key))
         return queryset.filter(
-            advanced_q(name, value, w_from=self.window_start, product_id=self.product_id)
+            advanced_q(
+                name,
+                value,
+                w_from=self.window_start,
+                product_id=self.product_id,
+                by_key=self.by_key,
+            )
         )
 
 
-def advanced_q(name: str, value: Any, *, w_from: datetime, product_id: int | None = None) -> Q:
-    """One advanced filter as a condition on health_accounthealth (joined to the account);
+def advanced_q(
+    name: str,
+    value: Any,
+    *,
+    w_from: datetime,
+    product_id: int | None = None,
+    by_key: bool = False,
+) -> Q:
+    """One advanced filter as a condition on health_accounthealth;
     `w_from` is the first instant of W in the organization's time zone. With the rows'
     `product_id` the usage filters read the catalog positions once per query instead of
-    once per row."""
+    once per row; `by_key`: account_matches."""
     tz = w_from.tzinfo
     if name in TRAIT_EQUALS:
         # Containment (not `traits -> key = value`): the GIN index on traits answers it.
-        return Q(account__traits__contains={TRAIT_EQUALS[name][0]: value})
+        accounts = TraitsMatch([{TRAIT_EQUALS[name][0]: value}])
+        return account_matches(accounts, by_key=by_key)
     if name == "trait":
         condition = Q()
         for key, text in value:
-            match = Q(account__traits__contains={key: text})
             number = _number(text)
-            if number is not None:
-                match |= Q(account__traits__contains={key: number})
-            condition &= match
+            alternatives = [{key: text}] if number is None else [{key: text}, {key: number}]
+            condition &= account_matches(TraitsMatch(alternatives), by_key=by_key)
         return condition
     if name in BANDS:
         return Q(**{BANDS[name][0]: value})
@@ -370,8 +382,8 @@ def advanced_q(name: str, value: Any, *, w_from: datetime, product_id: int | Non
         number = float(value)
         if lookup.startswith("traits."):
             trait = lookup.removeprefix("traits.")
-            # jsonb compares numbers as numbers; strings never pass a numeric range.
-            return _typeof_number(trait) & Q(**{f"account__traits__{trait}__{op}": number})
+            bounds = (number, None) if suffix == "min" else (None, number)
+            return account_matches(TraitRange(trait, *bounds), by_key=by_key)
         return Q(**{f"{lookup}__{op}": number})
     if stem in SEEN and suffix in ("from", "to"):
         field = SEEN[stem][0]
@@ -417,16 +429,87 @@ class EqualsAny(Func):
     output_field = BooleanField()
 
 
+def account_matches(accounts: Func, *, by_key: bool) -> Q:
+    """The rows of the accounts a match function returns, read one of two ways. By key
+    (`account_id = ANY(ARRAY(...))`): each match's row is probed; right when the rows are
+    sorted by an account column (the sort walks the account index, and a rare match must
+    not make it walk them all) and cheap for a few matches. Otherwise tested against the
+    matches hashed once (`account_id IN (...)`, kept from becoming a join by COALESCE, a
+    no-op: the function never returns NULL): the count reads the day's rows from an index
+    and the page walks the sort's index until it has 50, where 16,666 probes for a broad
+    match cost 3-4 times as much. The same rows either way."""
+    if by_key:
+        return Q(EqualsAny(F("account_id"), ArrayOf(accounts)))
+    return Q(InHashed(F("account_id"), accounts))
+
+
+class InHashed(Func):
+    """COALESCE(value IN (subquery), false): evaluated as a hashed subplan, never pulled
+    up into a join (so an index walk in the sort's order keeps its order and stops)."""
+
+    template = "COALESCE(%(expressions)s, false)"
+    arg_joiner = " IN "
+    output_field = BooleanField()
+
+
+class ArrayOf(Func):
+    """ARRAY(subquery)."""
+
+    template = "ARRAY%(expressions)s"
+    output_field = ArrayField(BigIntegerField())
+
+
+class AccountSearch(Func):
+    """The ids of the accounts of the organization in scope whose name or external id
+    contains the text, case-insensitively and literally (accounts_explorer/migrations/0003),
+    as a subquery (account_matches)."""
+
+    template = "(SELECT vitals_account_search(%(expressions)s::text))"
+    output_field = BigIntegerField()
+
+    def __init__(self, text: str) -> None:
+        super().__init__(Value(text, output_field=CharField()))
+
+
+class TraitsMatch(Func):
+    """The ids of the accounts of the organization in scope whose traits contain any of
+    these objects (`traits @> ANY(...)`, by the GIN index; migrations/0003)."""
+
+    template = "(SELECT vitals_account_traits_match(%(expressions)s::jsonb[]))"
+    output_field = BigIntegerField()
+
+    def __init__(self, alternatives: list[dict[str, Any]]) -> None:
+        # jsonb text as Django's JSONField writes it for `traits__contains`.
+        texts = [json.dumps(item) for item in alternatives]
+        super().__init__(Value(texts, output_field=ArrayField(CharField())))
+
+
+class TraitRange(Func):
+    """The ids of the accounts of the organization in scope whose trait is a number
+    within the bounds, either of which may be None (migrations/0003). jsonb compares
+    numbers as numbers; a string never passes."""
+
+    template = "(SELECT vitals_account_trait_range(%(expressions)s))"
+    output_field = BigIntegerField()
+
+    def __init__(self, trait: str, low: float | None, high: float | None) -> None:
+        super().__init__(
+            Value(trait, output_field=CharField()),
+            Cast(Value(low), FloatField()),
+            Cast(Value(high), FloatField()),
+        )
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
 class ArrayItem(Func):
     """array[index] (1-based)."""
 
     template = "(%(expressions)s])"
     arg_joiner = "["
     output_field = DateField()
-
-
-def _typeof_number(trait: str) -> Q:
-    return Q(Exact(JsonbTypeof(KeyTransform(trait, "account__traits")), Value("number")))
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
@@ -31,7 +32,6 @@ from accounts_explorer.columns import (
     trait_column,
 )
 from accounts_explorer.filters import (
-    ACCOUNT_FILTERS,
     PAGE_SIZE,
     QUICK_FILTERS,
     AccountHealthFilter,
@@ -355,22 +355,25 @@ def account_table(
     tz = organization.tzinfo
     as_of = portfolio.as_of
 
+    ordering = account_ordering(state=state, traits=traits)
     base = account_rows_unsorted(
-        product=product, as_of=as_of, tz=tz, state=state, snapshot_ids=snapshot_ids
+        product=product,
+        as_of=as_of,
+        tz=tz,
+        state=state,
+        snapshot_ids=snapshot_ids,
+        by_key=orders_by_account(ordering),
     )
     counts = quick_filter_counts(queryset=base, portfolio=portfolio, state=state)
     matching = counts[state.health]
     pages = max(1, math.ceil(matching / PAGE_SIZE))
     page = min(state.page, pages)
     offset = (page - 1) * PAGE_SIZE
-    ordering = account_ordering(state=state, traits=traits)
     # Sort and cut the page on narrow rows (ids only), then read the 50 whole rows.
     # (account_id, not id: the explorer indexes carry it, so the cut needs no heap.)
-    page_rows = health_filter(base, state)
-    if _orders_by_account(ordering):
-        # The account indexes lead with the organization: naming it lets the join walk the
-        # accounts in the sort's order and stop after the page.
-        page_rows = page_rows.filter(account__organization_id=organization.pk)
+    page_rows = account_organization_named(
+        health_filter(base, state), organization_id=organization.pk, ordering=ordering
+    )
     page_ids = page_rows.order_by(*ordering).values("account_id")
     records = list(
         AccountHealth.objects.filter(
@@ -441,20 +444,36 @@ def account_rows_unsorted(
     tz: Any,
     state: ExplorerState,
     snapshot_ids: list[int] | None = None,
+    by_key: bool = False,
 ) -> QuerySet:
     """The rows the view's search, last-seen and advanced filters (and a snapshot) keep,
-    before the quick filter: the table, its counts and the CSV export all start here."""
+    before the quick filter: the table, its counts and the CSV export all start here.
+    `by_key` when the rows are sorted by an account column (filters.account_matches)."""
     queryset = AccountHealthFilter(
         data=state.filter_data(),
         queryset=AccountHealth.objects.filter(product=product, as_of=as_of),
         window_start=window_start(as_of, tz),
         product_id=product.pk,
+        by_key=by_key,
     ).qs
     if snapshot_ids is not None:
         queryset = queryset.filter(account_id__in=snapshot_ids)
-    if any(name in ACCOUNT_FILTERS for name, _ in state.filters):
-        # The trait indexes lead with the organization (accounts_explorer/migrations/0002).
-        queryset = queryset.filter(account__organization_id=product.organization_id)
+    return queryset
+
+
+def account_organization_named(
+    queryset: QuerySet,
+    *,
+    organization_id: int,
+    ordering: Sequence[Any],
+) -> QuerySet:
+    """AccountHealth rows with their account's organization named in the query when the
+    sort reads the account (name, id, a trait). The account
+    indexes lead with the organization (accounts_explorer/migrations/0002): named, the
+    join walks the accounts in the sort's order and stops after the page; the policy's
+    own condition on the account is a parameter the planner does not match to them."""
+    if orders_by_account(list(ordering)):
+        return queryset.filter(account__organization_id=organization_id)
     return queryset
 
 
@@ -463,7 +482,7 @@ def account_ordering(*, state: ExplorerState, traits: list[str]) -> list[Any]:
     return order_by(sort_column, descending=state.descending)
 
 
-def _orders_by_account(ordering: list[Any]) -> bool:
+def orders_by_account(ordering: list[Any]) -> bool:
     """Whether the sort reads the account (name, id, a trait) rather than its health row."""
     return any(
         isinstance(part, F) and part.name.startswith("account__")
@@ -482,10 +501,16 @@ def account_rows(
     snapshot_ids: list[int] | None = None,
 ) -> QuerySet:
     """Every row of the view (quick filter included) in the table's order, unpaged."""
+    ordering = account_ordering(state=state, traits=traits)
     base = account_rows_unsorted(
-        product=product, as_of=as_of, tz=tz, state=state, snapshot_ids=snapshot_ids
+        product=product,
+        as_of=as_of,
+        tz=tz,
+        state=state,
+        snapshot_ids=snapshot_ids,
+        by_key=orders_by_account(ordering),
     )
-    return health_filter(base, state).order_by(*account_ordering(state=state, traits=traits))
+    return health_filter(base, state).order_by(*ordering)
 
 
 def snapshot_for(

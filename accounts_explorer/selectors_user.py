@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from django.db import connection
 
@@ -211,6 +212,7 @@ def _per_account(
     product: Product, user: EndUser, as_of: date, timezone_name: str, current_account_id: str
 ) -> list[AccountNumbers]:
     windows = Windows.for_day(as_of, timezone_name)
+    tz = ZoneInfo(timezone_name)
     w_from = datetime.combine(windows.w_start, datetime.min.time(), windows.cutoff.tzinfo)
     params = {
         **windows.params(),
@@ -232,7 +234,8 @@ def _per_account(
             visits=count_text(visits),
             visits_lifetime=count_text(visits_lifetime),
             avg_session=duration_text(avg_seconds),
-            first_seen=date_text(first_seen) if first_seen else DASH,
+            # The calendar day in the organization's time zone, as every other day shown.
+            first_seen=date_text(first_seen, tz) if first_seen else DASH,
             last_seen=datetime_text(last_seen),
         )
         for (

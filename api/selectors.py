@@ -15,7 +15,13 @@ from accounts_explorer.filters import (
     health_filter,
     window_start,
 )
-from accounts_explorer.selectors import custom_traits, portfolio_latest, valid_column_keys
+from accounts_explorer.selectors import (
+    account_organization_named,
+    custom_traits,
+    orders_by_account,
+    portfolio_latest,
+    valid_column_keys,
+)
 from health.models import AccountHealth, PortfolioHealth
 from health.selectors import drilldown_lists
 from ingestion.models import Account
@@ -54,17 +60,23 @@ def account_health_list(
     data = query.copy()
     data["q"] = state.q
     data["last_seen"] = state.last_seen
+    sort_column = column_for(state.sort_key, frozenset(traits)) or COLUMNS["active_users"]
+    ordering = order_by(sort_column, descending=state.descending)
     queryset = AccountHealthFilter(
         data=data,
         queryset=AccountHealth.objects.filter(product=product, as_of=portfolio.as_of),
         window_start=window_start(portfolio.as_of, organization.tzinfo),
         product_id=product.pk,
+        by_key=orders_by_account(ordering),
     ).qs
-    sort_column = column_for(state.sort_key, frozenset(traits)) or COLUMNS["active_users"]
     return (
-        health_filter(queryset, state)
+        account_organization_named(
+            health_filter(queryset, state),
+            organization_id=organization.pk,
+            ordering=ordering,
+        )
         .select_related("account")
-        .order_by(*order_by(sort_column, descending=state.descending))
+        .order_by(*ordering)
     )
 
 

@@ -208,8 +208,12 @@ class AccountHealth(TenantModel):
 
     class Meta(TenantModel.Meta):
         constraints = [
+            # The explorer's filter columns ride along (as in its sort indexes): a search or
+            # trait filter reads its matches' rows by key without the heap (health/0014).
             models.UniqueConstraint(
-                fields=["product", "as_of", "account"], name="uniq_account_health"
+                fields=["product", "as_of", "account"],
+                include=["organization", "health", "product_last_seen"],
+                name="uniq_account_health",
             )
         ]
 

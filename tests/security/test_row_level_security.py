@@ -104,6 +104,49 @@ def test_it_works_as_a_role_that_owns_nothing_and_cannot_bypass():
             _run(statement)
 
 
+# Every SECURITY DEFINER function of the schema: each is reviewed and listed in
+# docs/security.md. A new one is added here on purpose, not by accident.
+DEFINER_FUNCTIONS = {
+    # tenancy/0002 and ingestion/0007: maintenance the application role may not do
+    "vitals_analyze",
+    "vitals_event_statistics_ready",
+    "vitals_ensure_event_partition",
+    # health/0011
+    "vitals_summarize_event_ranges",
+    # tenancy/0004: reads before a scope exists or across organizations
+    "vitals_membership_for",
+    "vitals_memberships_of_user",
+    "vitals_write_key_lookup",
+    "vitals_api_token_lookup",
+    "vitals_health_run_organization",
+    "vitals_health_schedule_products",
+    "vitals_health_run_statuses",
+    "vitals_health_runs_lost",
+    # accounts_explorer/0003: the organization in scope's matches, by its indexes
+    "vitals_account_search",
+    "vitals_account_traits_match",
+    "vitals_account_trait_range",
+}
+
+
+def test_it_knows_every_security_definer_function_and_locks_each_down():
+    rows = _all(
+        "SELECT p.proname, p.proconfig, pg_get_userbyid(p.proowner),"
+        " has_function_privilege('public', p.oid, 'EXECUTE'),"
+        " has_function_privilege(%s, p.oid, 'EXECUTE')"
+        " FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+        " WHERE n.nspname = 'public' AND p.prosecdef",
+        [APP_ROLE],
+    )
+    assert {name for name, *_ in rows} == DEFINER_FUNCTIONS
+    for name, config, owner, public, app in rows:
+        # A fixed search_path with the temporary schema last (unlisted, it comes first).
+        paths = [item for item in config or [] if item.startswith("search_path=")]
+        assert len(paths) == 1 and paths[0].endswith("pg_temp"), (name, config)
+        assert owner != APP_ROLE, name
+        assert (public, app) == (False, True), name
+
+
 # --- no organization: nothing --------------------------------------------------------------
 
 
