@@ -11,6 +11,7 @@ re-attribute older events a new `group` call changes, mark touched days, count.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -23,6 +24,8 @@ from psycopg.errors import DeadlockDetected
 from ingestion.normalize import NormalizedMessage, NotANumber, Rejected, normalize
 from ingestion.storage import chunk_store
 from vitals.tenancy.models import Product, WriteKey
+
+logger = logging.getLogger(__name__)
 
 SOURCE_API = "api"
 SOURCE_FILE = "file"
@@ -180,6 +183,7 @@ def messages_store(
             deadlock = isinstance(exc.__cause__, DeadlockDetected)
             if nested or not deadlock or attempt == DEADLOCK_ATTEMPTS:
                 raise
+            logger.warning("ingestion: chunk rolled back by a deadlock, attempt %d", attempt)
             attempt += 1
 
 

@@ -339,12 +339,16 @@ def _names_sql(*, types: set[int], analyze: bool) -> str:
             table="ingestion_enduser",
             columns="organization_id, external_id, traits, first_seen_at",
             values="%(org)s, ext, '{}'::jsonb, first_at",
+            ext_column="user_ext",
+            traits_type=4,  # identify: the user's traits
         )
         + _NAMES_SQL.format(
             names="ingest_account",
             table="ingestion_account",
             columns="organization_id, external_id, name, traits, first_seen_at",
             values="%(org)s, ext, '', '{}'::jsonb, first_at",
+            ext_column="group_ext",
+            traits_type=5,  # group: the account's traits
         )
         + (_KEYS_SQL if types & {1, 2, 3} else "")
     )
@@ -398,13 +402,19 @@ _NAMES_SQL = """
         WHERE t.organization_id = (SELECT %(org)s::bigint) AND t.external_id = n.ext
     )
     WHERE n.pk IS NULL;
-    -- rows locked in id order first: concurrent chunks moving the same people's first
-    -- times then wait for each other instead of deadlocking
+    -- rows locked in id order first, those whose traits the chunk merges later too:
+    -- concurrent chunks moving the same people's first times or traits then wait for each
+    -- other instead of deadlocking (two lock passes, each in id order, can still cross)
     UPDATE {table} t SET first_seen_at = n.first_at
     FROM {names} n
     WHERE t.id = ANY (ARRAY(
             SELECT id FROM {table}
-            WHERE id = ANY (ARRAY(SELECT pk FROM {names} WHERE first_at < known_first))
+            WHERE id = ANY (ARRAY(
+                SELECT pk FROM {names} WHERE first_at < known_first
+                UNION
+                SELECT named.pk FROM {names} named
+                JOIN ingest_stage s ON s.{ext_column} = named.ext
+                WHERE s.type = {traits_type}))
             ORDER BY id FOR NO KEY UPDATE))
       AND t.id = n.pk AND n.first_at < t.first_seen_at;
 """
