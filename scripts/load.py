@@ -178,7 +178,7 @@ def gunicorn_command(
     """gunicorn as in production (sync workers) on a loopback port."""
     command = f"-m gunicorn vitals.wsgi:application -b 127.0.0.1:{port} -w {workers}".split()
     command += "--timeout 30 --graceful-timeout 5".split()
-    # gunicorn 25+ opens a control socket at one default path: two masters would collide.
+    # Newer gunicorn (27 here) opens a control socket at one default path: two would collide.
     if no_control_socket:
         command.append("--no-control-socket")
     return command + extra
