@@ -1,4 +1,4 @@
-# One image for web, worker and beat; docker-compose.yml picks the command.
+# One image for web, ingest, worker and beat; docker-compose.yml picks the command.
 FROM python:3.12-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -18,5 +18,5 @@ RUN DATABASE_URL=postgres://collectstatic@localhost/none SECRET_KEY=collectstati
 RUN useradd --system --home-dir /app vitals && chown -R vitals /app/var
 USER vitals
 
-EXPOSE 8000
+EXPOSE 8000 8001
 CMD ["gunicorn", "vitals.wsgi:application", "-b", "0.0.0.0:8000", "-w", "2"]

@@ -1,9 +1,11 @@
 """Locust users for `make load` (scripts/load.py runs locust headless on this file).
 
-IngestUser posts 500-message Segment batches to /v1/batch, paced so that all of them
-together send LOAD_RATE events per second (a user that fell behind catches up);
-ExplorerUser logs in through the login form and opens explorer pages. Both speak HTTP
-only. When locust quits, the counts and latencies go to the JSON file LOAD_SUMMARY.
+IngestUser posts 500-message Segment batches to /v1/batch on LOAD_INGEST_HOST (the ingest
+server, as SDKs reach compose's `ingest` service), paced so that all of them together send
+LOAD_RATE events per second (a user that fell behind catches up); ExplorerUser logs in
+through the login form of LOAD_WEB_HOST (the web server) and opens explorer pages. Both
+speak HTTP only. When locust quits, the counts and latencies go to the JSON file
+LOAD_SUMMARY.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ INGEST_USERS = int(os.environ.get("LOAD_INGEST_USERS", "4"))
 EXPLORER_USERS = int(os.environ.get("LOAD_EXPLORER_USERS", "2"))
 EXPLORER_PAGES_PER_SECOND = float(os.environ.get("LOAD_EXPLORER_RATE", "1"))  # per user
 WRITE_KEY = os.environ.get("LOAD_WRITE_KEY", "")
+# Each user class has its own server; locust's --host would send both classes to one.
+INGEST_HOST = os.environ.get("LOAD_INGEST_HOST") or None
+WEB_HOST = os.environ.get("LOAD_WEB_HOST") or None
 EXPLORER_PATH = os.environ.get("LOAD_EXPLORER_PATH", "/o/demo/p/web/")
 LOGIN_EMAIL = os.environ.get("LOAD_LOGIN_EMAIL", "admin@demo.test")
 LOGIN_PASSWORD = os.environ.get("LOAD_LOGIN_PASSWORD", "vitals-demo")
@@ -121,6 +126,7 @@ class PacedUser(HttpUser):
 
 
 class IngestUser(PacedUser):
+    host = INGEST_HOST
     fixed_count = INGEST_USERS
     per_second = RATE / BATCH / INGEST_USERS
 
@@ -162,6 +168,7 @@ class IngestUser(PacedUser):
 
 
 class ExplorerUser(PacedUser):
+    host = WEB_HOST
     fixed_count = EXPLORER_USERS
     per_second = EXPLORER_PAGES_PER_SECOND
 
