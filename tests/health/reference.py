@@ -20,6 +20,8 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+# The export's columns are a file format, not a computation: shared with the engine's export.
+from health.exports import ACCOUNT_COLUMNS
 from tests.health.reference_messages import (
     Accepted,
     accept,
@@ -40,38 +42,6 @@ DEFAULT_THRESHOLDS = {
 }
 SCORE_BANDS = ("At Risk", "Neutral", "Healthy")
 OTHER_BANDS = ("Low", "Moderate", "High")
-ACCOUNT_COLUMNS = [
-    "account_id",
-    "name",
-    "active_users",
-    "active_users_prev",
-    "stickiness",
-    "stickiness_prev",
-    "core_feature_usage",
-    "core_feature_usage_prev",
-    "active_user_coverage",
-    "active_user_coverage_prev",
-    "product_score",
-    "product_score_prev",
-    "health",
-    "health_prev",
-    "users_at_risk",
-    "users_at_risk_prev",
-    "visits",
-    "visits_prev",
-    "avg_session_seconds",
-    "users_lifetime",
-    "visits_lifetime",
-    "product_first_seen",
-    "product_last_seen",
-    "avg_dau",
-    "avg_dau_prev",
-    "avg_wau",
-    "avg_wau_prev",
-    "avg_session_seconds_prev",
-    "last_seen",
-    "created_date",
-]
 
 
 # ---------------------------------------------------------------- catalog (SPEC 1, 2)
