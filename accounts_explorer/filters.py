@@ -379,12 +379,8 @@ def advanced_q(
     if stem in RANGES and suffix in ("min", "max"):
         lookup = RANGES[stem][0]
         op = "gte" if suffix == "min" else "lte"
-        number = float(value)
-        if lookup.startswith("traits."):
-            trait = lookup.removeprefix("traits.")
-            bounds = (number, None) if suffix == "min" else (None, number)
-            return account_matches(TraitRange(trait, *bounds), by_key=by_key)
-        return Q(**{f"{lookup}__{op}": number})
+        # (A trait's range never gets here: filter_advanced applies both ends in one call.)
+        return Q(**{f"{lookup}__{op}": float(value)})
     if stem in SEEN and suffix in ("from", "to"):
         field = SEEN[stem][0]
         value = min(max(value, EARLIEST_DAY), LATEST_DAY)  # far dates would overflow

@@ -8,7 +8,6 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.http import Http404, QueryDict
 
-from accounts_explorer.columns import COLUMNS, column_for, order_by
 from accounts_explorer.filters import (
     AccountHealthFilter,
     explorer_state_from,
@@ -16,6 +15,7 @@ from accounts_explorer.filters import (
     window_start,
 )
 from accounts_explorer.selectors import (
+    account_ordering,
     account_organization_named,
     custom_traits,
     orders_by_account,
@@ -60,8 +60,7 @@ def account_health_list(
     data = query.copy()
     data["q"] = state.q
     data["last_seen"] = state.last_seen
-    sort_column = column_for(state.sort_key, frozenset(traits)) or COLUMNS["active_users"]
-    ordering = order_by(sort_column, descending=state.descending)
+    ordering = account_ordering(state=state, traits=traits)
     queryset = AccountHealthFilter(
         data=data,
         queryset=AccountHealth.objects.filter(product=product, as_of=portfolio.as_of),
