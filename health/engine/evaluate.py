@@ -70,6 +70,14 @@ def _health(x: str) -> str:
     """
 
 
+# Last Seen spans the organization's products: per account, the latest activity up to D
+# in the products of %(other_products)s, from their daily rollups.
+_OTHER_PRODUCTS_LAST_AT = """
+    SELECT account_pk, max(last_at) AS last_at FROM health_user_day
+    WHERE product_id = ANY(%(other_products)s) AND day <= %(as_of)s
+    GROUP BY account_pk
+"""
+
 _ACCOUNT_HEALTH_SQL = f"""
 INSERT INTO health_accounthealth (
     organization_id, product_id, as_of, account_id,
@@ -85,12 +93,7 @@ WITH accounts AS (
     FROM ingestion_account a
     WHERE a.organization_id = %(org)s AND a.first_seen_at < %(cutoff)s
 ),
-other_products AS (
-    -- Last Seen spans the organization's products
-    SELECT account_pk, max(last_at) AS last_at FROM health_user_day
-    WHERE product_id = ANY(%(other_products)s) AND day <= %(as_of)s
-    GROUP BY account_pk
-),
+other_products AS ({_OTHER_PRODUCTS_LAST_AT}),
 metrics AS (
     SELECT acc.account_pk, acc.created_date, {_window_metrics("w")}, {_window_metrics("p")},
            coalesce(s.users_lifetime, 0) AS users_lifetime,
@@ -248,16 +251,12 @@ def portfolio_write(
 
 # A sibling's rows for D: Last Seen is the latest of its own product's (product_last_seen)
 # and the other products' daily rollups, including this run's fresh ones.
-_SIBLING_LAST_SEEN_SQL = """
+_SIBLING_LAST_SEEN_SQL = f"""
 UPDATE health_accounthealth h SET last_seen = fresh.last_seen
 FROM (
     SELECT s.id, greatest(s.product_last_seen, o.last_at) AS last_seen
     FROM health_accounthealth s
-    LEFT JOIN (
-        SELECT account_pk, max(last_at) AS last_at FROM health_user_day
-        WHERE product_id = ANY(%(others)s) AND day <= %(as_of)s
-        GROUP BY account_pk
-    ) o ON o.account_pk = s.account_id
+    LEFT JOIN ({_OTHER_PRODUCTS_LAST_AT}) o ON o.account_pk = s.account_id
     WHERE s.product_id = %(sibling)s AND s.as_of = %(as_of)s
 ) fresh
 WHERE h.product_id = %(sibling)s AND h.as_of = %(as_of)s AND h.id = fresh.id
@@ -283,7 +282,8 @@ def siblings_refresh(*, product: Product, as_of: date, total_users: int) -> list
         for sibling in siblings:
             others = [pk for pk in products if pk != sibling]
             cursor.execute(
-                _SIBLING_LAST_SEEN_SQL, {"others": others, "sibling": sibling, "as_of": as_of}
+                _SIBLING_LAST_SEEN_SQL,
+                {"other_products": others, "sibling": sibling, "as_of": as_of},
             )
         cursor.execute(
             """
