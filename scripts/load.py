@@ -56,6 +56,8 @@ from prod_smoke import (  # noqa: E402  (a sibling script, not a package)
     SmokeError,
     child_env,
     free_port,
+    gunicorn_command,
+    gunicorn_supports,
     run_step,
     start,
     stop_all,
@@ -157,31 +159,6 @@ def setup(env: dict[str, str], *, deadline: Deadline, log_dir: Path) -> str:
         deadline=deadline,
     )
     return output.strip().splitlines()[-1]
-
-
-def gunicorn_supports(flag: str) -> bool:
-    """Whether the installed gunicorn knows `flag` (its --help lists it)."""
-    done = subprocess.run(
-        [PYTHON, "-m", "gunicorn", "--help"],
-        cwd=BASE_DIR,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    return flag in done.stdout.split()
-
-
-def gunicorn_command(
-    *, port: int, workers: int, no_control_socket: bool, extra: list[str]
-) -> list[str]:
-    """gunicorn as in production (sync workers) on a loopback port."""
-    command = f"-m gunicorn vitals.wsgi:application -b 127.0.0.1:{port} -w {workers}".split()
-    command += "--timeout 30 --graceful-timeout 5".split()
-    # Newer gunicorn (27 here) opens a control socket at one default path: two would collide.
-    if no_control_socket:
-        command.append("--no-control-socket")
-    return command + extra
 
 
 class RssSampler(threading.Thread):

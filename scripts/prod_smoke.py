@@ -199,6 +199,31 @@ def check_healthz(base_url: str) -> str:
     return "200 {'status': 'ok'}"
 
 
+def gunicorn_supports(flag: str) -> bool:
+    """Whether the installed gunicorn knows `flag` (its --help lists it)."""
+    done = subprocess.run(
+        [PYTHON, "-m", "gunicorn", "--help"],
+        cwd=BASE_DIR,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return flag in done.stdout.split()
+
+
+def gunicorn_command(
+    *, port: int, workers: int, no_control_socket: bool, extra: list[str]
+) -> list[str]:
+    """gunicorn as in production (sync workers) on a loopback port."""
+    command = f"-m gunicorn vitals.wsgi:application -b 127.0.0.1:{port} -w {workers}".split()
+    command += "--timeout 30 --graceful-timeout 5".split()
+    # Newer gunicorn (27 here) opens a control socket at one default path: two would collide.
+    if no_control_socket:
+        command.append("--no-control-socket")
+    return command + extra
+
+
 def check_login(base_url: str) -> str:
     status, _content_type, body = http_get(f"{base_url}/login/")
     html = body.decode("utf-8", errors="replace")
@@ -316,8 +341,9 @@ def run_checks(
 
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    gunicorn = f"-m gunicorn vitals.wsgi:application -b 127.0.0.1:{port} -w 2".split()
-    gunicorn += "--timeout 30 --graceful-timeout 5 --access-logfile -".split()
+    gunicorn = gunicorn_command(
+        port=port, workers=2, no_control_socket=False, extra=["--access-logfile", "-"]
+    )
     worker = "-m celery -A vitals worker -l info --concurrency 1".split()
     worker += ["-n", f"smoke-{os.getpid()}@%h"]
     beat = "-m celery -A vitals beat -l info".split()
